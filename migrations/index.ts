@@ -1,0 +1,12 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261125192950_base } from './Migration20261125192950_base.js';
+import { Migration20261125193005_sixteen_schema_lock } from './Migration20261125193005_sixteen_schema_lock.js';
+
+/**
+ * The migrations, in order. Listed explicitly so every runner (tsx, vitest, compiled) loads the
+ * same files; `npm run migration:create` prints the line to add here.
+ */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261125192950_base', class: Migration20261125192950_base },
+  { name: 'Migration20261125193005_sixteen_schema_lock', class: Migration20261125193005_sixteen_schema_lock },
+];

