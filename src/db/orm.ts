@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Migrator } from '@mikro-orm/migrations';
-import { defineConfig, MikroORM, type Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { defineConfig, MikroORM, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities.js';
 
-export type Orm = MikroORM<PostgreSqlDriver>;
+export type Orm = MikroORM;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -37,7 +37,7 @@ export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): 
 }
 
 export async function initOrm(clientUrl: string, overrides: Partial<Options> = {}): Promise<Orm> {
-  return MikroORM.init<PostgreSqlDriver>(ormConfig(clientUrl, overrides));
+  return MikroORM.init(ormConfig(clientUrl, overrides));
 }
 
 export async function migrateUp(orm: Orm): Promise<void> {

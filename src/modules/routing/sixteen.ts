@@ -396,3 +396,9 @@ export function decimalFromNumber(x: number): string {
   }
   return formatDecimal(m[1] ? -units : units, scale);
 }
+
+/** A decimal as PostgreSQL's numeric returns it ("0.000021000000") in canonical form ("0.000021"). */
+export function normalizeDecimal(s: string): string {
+  const d = parseDecimal(s);
+  return formatDecimal(d.units, d.scale);
+}

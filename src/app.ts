@@ -1,0 +1,71 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Env } from './config/env.js';
+import type { AppDeps } from './context.js';
+import { type Database, openDatabase } from './db/database.js';
+import { initOrm, migrateUp, type Orm } from './db/orm.js';
+import { CatalogSnapshot, upsertCatalog } from './modules/catalog/catalog.js';
+import { AnthropicClassifier, type Classifier, noClassifier } from './modules/routing/classifier.js';
+import { Tenant } from './modules/tenancy/tenant.entity.js';
+import { createTenant, type TenantKeys } from './modules/tenancy/tenancy.service.js';
+import { ProviderRegistry } from './providers/registry.js';
+import { type AppServer, createServer } from './server.js';
+
+export interface App {
+  deps: AppDeps;
+  server: AppServer;
+  database: Database;
+  demo: TenantKeys | null;
+  stop(): Promise<void>;
+}
+
+export const DEMO_TENANT = 'demo';
+
+/** Seed the demo tenant once (embedded database only) and keep its keys in DATA_DIR/demo-keys.json. */
+async function seedDemo(orm: Orm, dataDir: string): Promise<TenantKeys | null> {
+  const file = path.join(dataDir, 'demo-keys.json');
+  const em = orm.em.fork();
+  if (await em.count(Tenant, { slug: DEMO_TENANT })) {
+    return JSON.parse(await fs.readFile(file, 'utf8').catch(() => 'null')) as TenantKeys | null;
+  }
+  const keys = await createTenant(em, { slug: DEMO_TENANT, ownerHandle: 'demo', name: 'Demo tenant', agentName: 'demo-agent' });
+  await fs.mkdir(dataDir, { recursive: true });
+  await fs.writeFile(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
+  return keys;
+}
+
+/** Boot: database → migrations → catalog → (demo seed) → server. Used by `npm start`, the tests and the benchmark. */
+export async function startApp(env: Env, logger: Logger, opts: { classifier?: Classifier; providers?: ProviderRegistry; seedDemo?: boolean } = {}): Promise<App> {
+  const database = await openDatabase(env);
+  const orm = await initOrm(database.url);
+  try {
+    await migrateUp(orm);
+    await upsertCatalog(orm.em.fork());
+    const catalog = await CatalogSnapshot.load(orm.em.fork());
+    const demo = (opts.seedDemo ?? database.embedded) ? await seedDemo(orm, env.dataDir) : null;
+    const classifier = opts.classifier ?? (env.classifier ? new AnthropicClassifier(env.classifier) : noClassifier);
+    const providers = opts.providers ?? ProviderRegistry.fromEnv(env);
+    const deps: AppDeps = { env, orm, providers, classifier, catalog, logger };
+    const server = await createServer(deps);
+    await new Promise<void>((resolve, reject) => {
+      server.http.once('error', reject);
+      server.http.listen(env.port, env.host, () => resolve());
+    });
+    return {
+      deps,
+      server,
+      database,
+      demo,
+      async stop() {
+        await server.close();
+        await orm.close();
+        await database.stop();
+      },
+    };
+  } catch (err) {
+    await orm.close();
+    await database.stop();
+    throw err;
+  }
+}

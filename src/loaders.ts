@@ -1,0 +1,38 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Model } from './modules/catalog/model.entity.js';
+import { Provider } from './modules/catalog/provider.entity.js';
+import { Agent } from './modules/tenancy/agent.entity.js';
+import { Tenant } from './modules/tenancy/tenant.entity.js';
+import { User } from './modules/tenancy/user.entity.js';
+import { byIdLoader, groupLoader } from './shared/loader.js';
+
+/**
+ * Per-request DataLoaders, grouped by domain. Tenant-owned rows are fetched within the viewer's
+ * tenant only, so a stray id from another tenant resolves to null.
+ */
+export function createLoaders(em: EntityManager, tenantId: string) {
+  const providerById = byIdLoader((ids) => em.find(Provider, { id: { $in: [...ids] } }), (p) => p.id);
+  const modelById = byIdLoader(
+    async (ids) => {
+      // One statement for models and their providers; the providers prime their own loader.
+      const models = await em.find(Model, { id: { $in: [...ids] } }, { populate: ['provider'] });
+      for (const m of models) providerById.prime(m.provider.id, m.provider.getEntity());
+      return models;
+    },
+    (m) => m.id,
+  );
+  return {
+    catalog: { providerById, modelById },
+    tenancy: {
+      tenantById: byIdLoader((ids) => em.find(Tenant, { id: { $in: [...ids] } }), (t) => t.id),
+      userById: byIdLoader((ids) => em.find(User, { id: { $in: [...ids] }, tenant: tenantId }), (u) => u.id),
+      agentById: byIdLoader((ids) => em.find(Agent, { id: { $in: [...ids] }, tenant: tenantId }), (a) => a.id),
+      agentsByOwner: groupLoader(
+        (ids) => em.find(Agent, { owner: { $in: [...ids] }, tenant: tenantId }, { orderBy: { createdAt: 'asc', id: 'asc' } }),
+        (a) => a.owner.id,
+      ),
+    },
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

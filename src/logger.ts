@@ -1,0 +1,11 @@
+import pino, { type Logger } from 'pino';
+import type { Env } from './config/env.js';
+
+/** Structured JSON logs; keys, prompts and upstream credentials are never logged (redacted if they slip in). */
+export function createLogger(env: Pick<Env, 'logLevel'>): Logger {
+  return pino({
+    level: env.logLevel,
+    base: undefined,
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.apiKey', '*.userKey', '*.agentKey', 'input.messages', 'input.system'], censor: '[redacted]' },
+  });
+}

@@ -1,0 +1,25 @@
+import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { badInput } from '../../shared/errors.js';
+import { requireReader } from '../tenancy/auth.js';
+import { chainHead, listEvents, verifyChain } from './audit.service.js';
+
+export const auditResolvers: Resolvers = {
+  Query: {
+    auditChain: (_, __, { viewer }) => {
+      requireReader(viewer);
+      return { chain: viewer.tenantId };
+    },
+  },
+  AuditChain: {
+    chain: (c) => c.chain,
+    length: async (c, _, { em }) => (await chainHead(em, c.chain))?.seq ?? 0,
+    headHash: async (c, _, { em }) => (await chainHead(em, c.chain))?.hash ?? null,
+    verify: (c, _, { em }) => verifyChain(em, c.chain),
+    events: (c, { first, afterSeq }, { em }) => {
+      const limit = first ?? 100;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badInput('first', 'must be between 1 and 1000.');
+      if (afterSeq != null && afterSeq < 0) throw badInput('afterSeq', 'must not be negative.');
+      return listEvents(em, c.chain, afterSeq ?? 0, limit);
+    },
+  },
+};

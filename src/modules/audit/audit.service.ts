@@ -1,0 +1,83 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { AuditEvent } from './audit-event.entity.js';
+import { ENVELOPE_VERSION, eventHash, type StoredEvent, verifyEvents, ZERO_HASH } from './envelope.js';
+
+/** What `auditChain` resolves to: the chain id, read lazily field by field. */
+export interface ChainView {
+  chain: string;
+}
+
+export interface ChainVerification {
+  valid: boolean;
+  checked: number;
+  firstInvalidSeq: number | null;
+  reason: string | null;
+}
+
+/**
+ * Append one event to a tenant's chain inside the caller's transaction. The head row is locked
+ * (upsert … returning) so appends to one chain serialize; UNIQUE (chain, seq) and
+ * UNIQUE (chain, prev_hash) turn any fork into an error even if the lock were bypassed.
+ */
+export async function appendAuditEvent(
+  tx: EntityManager,
+  event: { chain: string; type: string; occurredAt: string; payload: Record<string, unknown> },
+): Promise<{ seq: number; hash: string }> {
+  const [head] = await tx.execute<{ seq: number; hash: string }[]>(
+    `/* lockChainHead */ insert into audit_chain_head (chain, seq, hash) values (?, 0, ?)
+     on conflict (chain) do update set chain = excluded.chain returning seq, hash`,
+    [event.chain, ZERO_HASH],
+  );
+  const seq = head.seq + 1;
+  const envelope = { v: ENVELOPE_VERSION, chain: event.chain, seq, type: event.type, occurredAt: event.occurredAt, payload: event.payload, prevHash: head.hash };
+  const hash = eventHash(envelope);
+  await tx.execute(
+    `/* appendAuditEvent */ with e as (
+       insert into audit_event (chain, seq, v, type, occurred_at, payload, prev_hash, hash) values (?, ?, ?, ?, ?, ?::jsonb, ?, ?)
+       returning chain, seq, hash)
+     update audit_chain_head h set seq = e.seq, hash = e.hash from e where h.chain = e.chain`,
+    [event.chain, seq, ENVELOPE_VERSION, event.type, event.occurredAt, JSON.stringify(event.payload), head.hash, hash],
+  );
+  return { seq, hash };
+}
+
+export async function chainHead(em: EntityManager, chain: string): Promise<{ seq: number; hash: string } | null> {
+  const [row] = await em.execute<{ seq: number; hash: string }[]>(`/* chainHead */ select seq, hash from audit_chain_head where chain = ?`, [chain]);
+  return row && row.seq > 0 ? row : null;
+}
+
+export async function listEvents(em: EntityManager, chain: string, afterSeq: number, limit: number): Promise<AuditEvent[]> {
+  return em.find(AuditEvent, { chain, seq: { $gt: afterSeq } }, { orderBy: { seq: 'asc' }, limit });
+}
+
+/** Stream a chain in seq order, a batch at a time, so verifying a long chain holds one batch in memory. */
+export async function* streamEvents(em: EntityManager, chain: string, batch = 5000): AsyncGenerator<StoredEvent> {
+  let after = 0;
+  for (;;) {
+    const rows = await em.execute<{ v: number; seq: number; type: string; occurred_at: string; payload: Record<string, unknown>; prev_hash: string; hash: string }[]>(
+      `/* streamAuditEvents */ select v, seq, type, occurred_at, payload, prev_hash, hash from audit_event where chain = ? and seq > ? order by seq limit ?`,
+      [chain, after, batch],
+    );
+    for (const r of rows) yield { v: r.v, chain, seq: r.seq, type: r.type, occurredAt: r.occurred_at, payload: r.payload, prevHash: r.prev_hash, hash: r.hash };
+    if (rows.length < batch) return;
+    after = rows[rows.length - 1].seq;
+  }
+}
+
+/**
+ * Recompute every hash from stored data alone. Also compares the end of the chain with its head
+ * row, so removing the newest events is caught too.
+ */
+export async function verifyChain(em: EntityManager, chain: string): Promise<ChainVerification> {
+  const result = await verifyEvents(streamEvents(em, chain), { chain });
+  if (!result.valid) return { valid: false, checked: result.checked, firstInvalidSeq: result.firstInvalidSeq, reason: result.reason };
+  const head = await chainHead(em, chain);
+  const headSeq = head?.seq ?? 0;
+  if (headSeq !== result.checked) {
+    return { valid: false, checked: result.checked, firstInvalidSeq: result.checked + 1, reason: `the chain head records seq ${headSeq} but the events end at seq ${result.checked}` };
+  }
+  if (head && head.hash !== result.headHash) {
+    return { valid: false, checked: result.checked - 1, firstInvalidSeq: result.checked, reason: `the chain head's hash differs from event ${result.checked}'s hash` };
+  }
+  return { valid: true, checked: result.checked, firstInvalidSeq: null, reason: null };
+}

@@ -1,0 +1,19 @@
+import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { normalizeDecimal } from '../routing/sixteen.js';
+import { Model } from './model.entity.js';
+import { Provider } from './provider.entity.js';
+
+export const catalogResolvers: Resolvers = {
+  Query: {
+    models: (_, __, { em }) => em.find(Model, {}, { orderBy: { slug: 'asc' } }),
+    providers: (_, __, { em }) => em.find(Provider, {}, { orderBy: { slug: 'asc' } }),
+  },
+  Model: {
+    provider: async (m, _, { loaders }) => (await loaders.catalog.providerById.load(m.provider.id))!,
+    inputPricePerMTok: (m) => normalizeDecimal(m.inputPricePerMTok),
+    outputPricePerMTok: (m) => normalizeDecimal(m.outputPricePerMTok),
+  },
+  Provider: {
+    configured: (p, _, { deps }) => deps.providers.isConfigured(p.slug),
+  },
+};

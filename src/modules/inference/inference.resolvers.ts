@@ -1,0 +1,33 @@
+import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { normalizeDecimal } from '../routing/sixteen.js';
+import { dispatch } from './dispatch.service.js';
+import { findInference } from './inference.repository.js';
+import { encodeCursor, listInferences } from './inference.service.js';
+
+export const inferenceResolvers: Resolvers = {
+  Query: {
+    inference: (_, { id }, { em, viewer }) => findInference(em, viewer.tenantId, id),
+    inferences: (_, args, { em, viewer, deps }) => listInferences(em, viewer.tenantId, deps.catalog, args),
+  },
+  Mutation: {
+    dispatchInference: (_, { input }, ctx) => dispatch(ctx, input),
+  },
+  Inference: {
+    model: (i, _, { loaders }) => (i.model ? loaders.catalog.modelById.load(i.model.id) : null),
+    // The provider of the model that answered, through model → provider; never from the upstream body.
+    provider: async (i, _, { loaders }) => {
+      const model = i.model ? await loaders.catalog.modelById.load(i.model.id) : null;
+      return model ? loaders.catalog.providerById.load(model.provider.id) : null;
+    },
+    agent: async (i, _, { loaders }) => (await loaders.tenancy.agentById.load(i.agent.id))!,
+    usage: (i) => (i.inputTokens !== null && i.outputTokens !== null ? { inputTokens: i.inputTokens, outputTokens: i.outputTokens } : null),
+    costUsd: (i) => (i.costUsd === null ? null : normalizeDecimal(i.costUsd)),
+    attempts: (i) => (Array.isArray(i.attempts) ? i.attempts : []),
+    error: (i) => i.error,
+  },
+  InferenceConnection: {
+    nodes: (page) => page.nodes,
+    edges: (page) => page.nodes.map((node) => ({ cursor: encodeCursor(node), node })),
+    pageInfo: (page) => ({ hasNextPage: page.hasNextPage, endCursor: page.nodes.length ? encodeCursor(page.nodes[page.nodes.length - 1]) : null }),
+  },
+};

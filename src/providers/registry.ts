@@ -1,0 +1,34 @@
+import type { Env } from '../config/env.js';
+import { AnthropicProvider } from './anthropic.provider.js';
+import { OpenAIProvider } from './openai.provider.js';
+import type { ProviderAdapter } from './provider.js';
+import { SimulatorProvider } from './simulator.provider.js';
+
+/** The configured providers, by catalog slug. A provider without an adapter here is "not configured". */
+export class ProviderRegistry {
+  private readonly adapters = new Map<string, ProviderAdapter>();
+
+  constructor(adapters: ProviderAdapter[]) {
+    for (const a of adapters) this.adapters.set(a.slug, a);
+  }
+
+  static fromEnv(env: Env): ProviderRegistry {
+    const adapters: ProviderAdapter[] = [];
+    if (env.anthropic) adapters.push(new AnthropicProvider({ apiKey: env.anthropic.apiKey, baseUrl: env.anthropic.baseUrl }));
+    if (env.openai) adapters.push(new OpenAIProvider({ apiKey: env.openai.apiKey, baseUrl: env.openai.baseUrl }));
+    if (env.simulator) adapters.push(new SimulatorProvider());
+    return new ProviderRegistry(adapters);
+  }
+
+  get(slug: string): ProviderAdapter | undefined {
+    return this.adapters.get(slug);
+  }
+
+  isConfigured(slug: string): boolean {
+    return this.adapters.has(slug);
+  }
+
+  configuredSlugs(): string[] {
+    return [...this.adapters.keys()].sort();
+  }
+}

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { type AppDeps, type Context, createContext } from './context.js';
+import { buildSchema } from './schema.js';
+import { formatError } from './shared/errors.js';
+
+export interface AppServer {
+  http: http.Server;
+  url: string;
+  /** Stop accepting, let in-flight requests finish, then close. */
+  close(): Promise<void>;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return reject(new BodyTooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new BodyTooLarge());
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Apollo Server on plain node:http: the GraphQL endpoint, health checks, and nothing in between. */
+export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> } = {}): Promise<AppServer> {
+  const production = deps.env.nodeEnv === 'production';
+  const apollo = new ApolloServer<Context>({
+    schema: buildSchema(),
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    hideSchemaDetailsFromClientErrors: production,
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+  });
+  await apollo.start();
+
+  let inFlight = 0;
+  let idle: (() => void) | null = null;
+
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let body: unknown;
+    if (req.method === 'POST') {
+      let text: string;
+      try {
+        text = await readBody(req, deps.env.maxBodyBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${deps.env.maxBodyBytes} bytes.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+        throw err;
+      }
+      const type = String(req.headers['content-type'] ?? '');
+      if (type.includes('application/json')) {
+        try {
+          body = text === '' ? {} : JSON.parse(text);
+        } catch {
+          return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+        }
+      } else body = text;
+    }
+    const headers = new HeaderMap();
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 128)) || randomUUID();
+    const httpGraphQLRequest: HTTPGraphQLRequest = { method: req.method ?? 'GET', headers, search: url.search, body };
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest,
+      context: () => createContext(deps, { authorization: req.headers.authorization, requestId }),
+    });
+    const outHeaders: Record<string, string> = { 'x-request-id': requestId };
+    for (const [k, v] of result.headers) outHeaders[k] = v;
+    if (result.body.kind === 'complete') {
+      outHeaders['content-length'] = String(Buffer.byteLength(result.body.string));
+      res.writeHead(result.status ?? 200, outHeaders);
+      res.end(result.body.string);
+    } else {
+      res.writeHead(result.status ?? 200, outHeaders);
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (url.pathname === '/readyz') {
+      try {
+        await deps.orm.em.fork().execute('/* readyz */ select 1');
+        return sendJson(res, 200, { status: 'ready' });
+      } catch {
+        return sendJson(res, 503, { status: 'database unreachable' });
+      }
+    }
+    if (opts.extraRoutes && (await opts.extraRoutes(req, res))) return;
+    if (url.pathname === '/graphql') return handleGraphQL(req, res, url);
+    sendJson(res, 404, { error: 'Not found. GraphQL is served at /graphql.' });
+  }
+
+  const server = http.createServer((req, res) => {
+    inFlight++;
+    handle(req, res)
+      .catch((err) => {
+        deps.logger.error({ err }, 'request failed');
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+        else res.destroy();
+      })
+      .finally(() => {
+        inFlight--;
+        if (inFlight === 0 && idle) idle();
+      });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  return {
+    http: server,
+    get url() {
+      const addr = server.address() as AddressInfo | null;
+      return addr ? `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}/graphql` : '';
+    },
+    async close() {
+      const drained = inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => (idle = r));
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      await drained;
+      server.closeIdleConnections();
+      await closed;
+      await apollo.stop();
+    },
+  };
+}
