@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Options } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Env } from './config/env.js';
 import type { AppDeps } from './context.js';
@@ -36,9 +37,9 @@ async function seedDemo(orm: Orm, dataDir: string): Promise<TenantKeys | null> {
 }
 
 /** Boot: database → migrations → catalog → (demo seed) → server. Used by `npm start`, the tests and the benchmark. */
-export async function startApp(env: Env, logger: Logger, opts: { classifier?: Classifier; providers?: ProviderRegistry; seedDemo?: boolean } = {}): Promise<App> {
+export async function startApp(env: Env, logger: Logger, opts: { classifier?: Classifier; providers?: ProviderRegistry; seedDemo?: boolean; ormOptions?: Partial<Options> } = {}): Promise<App> {
   const database = await openDatabase(env);
-  const orm = await initOrm(database.url);
+  const orm = await initOrm(database.url, opts.ormOptions);
   try {
     await migrateUp(orm);
     await upsertCatalog(orm.em.fork());
