@@ -44,6 +44,11 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<string>([
   'OPERATION_RESOLUTION_FAILURE',
 ]);
 
+/** By tag, not instanceof: graphql may be loaded twice (ESM and CJS copies) by dependencies. */
+function isGraphQLError(e: unknown): boolean {
+  return Object.prototype.toString.call(e) === '[object GraphQLError]';
+}
+
 /**
  * Apollo's formatError: errors we raised on purpose (and GraphQL's own validation errors) pass;
  * anything else is masked, so no stack, SQL or upstream detail ever reaches a client.
@@ -56,7 +61,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     (typeof code === 'string' &&
       code !== ErrorCode.INTERNAL_SERVER_ERROR &&
       KNOWN_CODES.has(code) &&
-      (!original || original instanceof GraphQLError));
+      (!original || isGraphQLError(original)));
   if (passes) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
