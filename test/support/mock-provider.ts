@@ -10,6 +10,7 @@
  *
  * CLI: `npx tsx test/support/mock-provider.ts --port 9100 --latency 0` prints
  * `{"anthropicBaseUrl":…,"openaiBaseUrl":…}` on one line and runs until SIGINT/SIGTERM.
+ * (`--record` keeps the `calls` log in CLI mode; off by default there since nothing can read it.)
  */
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -91,6 +92,11 @@ export interface MockProviderOptions {
   latencyMs?: number;
   /** Port to bind on 127.0.0.1; 0 (default) = random free port. */
   port?: number;
+  /**
+   * Keep every request in `calls` (default true). The CLI turns this off (calls are not observable
+   * there) so long benchmark runs don't accumulate request bodies.
+   */
+  record?: boolean;
 }
 
 export interface MockProvider {
@@ -291,6 +297,7 @@ const OK_BEHAVIOR: MockBehavior = { type: 'ok' };
 
 export async function startMockProvider(opts: MockProviderOptions = {}): Promise<MockProvider> {
   const latencyMs = Math.max(0, opts.latencyMs ?? 0);
+  const record = opts.record ?? true;
   const calls: MockCall[] = [];
   let rules: RuleState[] = [];
   const sockets = new Set<Socket>();
@@ -511,7 +518,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
       method,
       path,
     };
-    calls.push(call);
+    if (record) calls.push(call);
 
     const requestId = `req_mock_${n}`;
     if (!known) {
@@ -624,11 +631,12 @@ if (isMain()) {
   const args = process.argv.slice(2);
   const port = Number(argValue(args, '--port') ?? 0);
   const latencyMs = Number(argValue(args, '--latency') ?? 0);
+  const record = args.includes('--record');
   if (!Number.isInteger(port) || port < 0 || !Number.isFinite(latencyMs) || latencyMs < 0) {
-    process.stderr.write('usage: mock-provider.ts [--port N] [--latency MS]\n');
+    process.stderr.write('usage: mock-provider.ts [--port N] [--latency MS] [--record]\n');
     process.exit(2);
   }
-  const mock = await startMockProvider({ port, latencyMs });
+  const mock = await startMockProvider({ port, latencyMs, record });
   process.stdout.write(JSON.stringify({ anthropicBaseUrl: mock.anthropicBaseUrl, openaiBaseUrl: mock.openaiBaseUrl }) + '\n');
   const shutdown = (): void => {
     void mock.close().then(() => process.exit(0));
