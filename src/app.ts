@@ -6,12 +6,15 @@ import type { Env } from './config/env.js';
 import type { AppDeps } from './context.js';
 import { type Database, openDatabase } from './db/database.js';
 import { initOrm, migrateUp, type Orm } from './db/orm.js';
+import { loadSigner } from './modules/audit/signing.js';
 import { CatalogSnapshot, upsertCatalog } from './modules/catalog/catalog.js';
 import { AnthropicClassifier, type Classifier, noClassifier } from './modules/routing/classifier.js';
 import { Tenant } from './modules/tenancy/tenant.entity.js';
 import { createTenant, type TenantKeys } from './modules/tenancy/tenancy.service.js';
 import { ProviderRegistry } from './providers/registry.js';
+import { graphiqlRoutes } from './graphiql/graphiql.js';
 import { type AppServer, createServer } from './server.js';
+import { createMetrics, type PoolStats } from './shared/metrics.js';
 
 export interface App {
   deps: AppDeps;
@@ -47,8 +50,10 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
     const demo = (opts.seedDemo ?? database.embedded) ? await seedDemo(orm, env.dataDir) : null;
     const classifier = opts.classifier ?? (env.classifier ? new AnthropicClassifier(env.classifier) : noClassifier);
     const providers = opts.providers ?? ProviderRegistry.fromEnv(env);
-    const deps: AppDeps = { env, orm, providers, classifier, catalog, logger };
-    const server = await createServer(deps);
+    const signer = await loadSigner({ key: env.auditSigningKey, dataDir: env.dataDir, production: env.nodeEnv === 'production' });
+    const metrics = createMetrics({ pool: () => orm.em.getConnection().getKnex().client.pool as PoolStats | undefined });
+    const deps: AppDeps = { env, orm, providers, classifier, catalog, logger, signer, metrics };
+    const server = await createServer(deps, { extraRoutes: (req, res) => graphiqlRoutes(req, res, { endpoint: '/graphql' }) });
     await new Promise<void>((resolve, reject) => {
       server.http.once('error', reject);
       server.http.listen(env.port, env.host, () => resolve());

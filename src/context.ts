@@ -3,11 +3,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Env } from './config/env.js';
 import type { Orm } from './db/orm.js';
+import type { AuditSigner } from './modules/audit/signing.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { CatalogSnapshot } from './modules/catalog/catalog.js';
 import type { Classifier } from './modules/routing/classifier.js';
 import { authenticate, bearerToken, type Viewer } from './modules/tenancy/auth.js';
 import type { ProviderRegistry } from './providers/registry.js';
+import type { Metrics } from './shared/metrics.js';
 
 /** Long-lived dependencies, built once at start and passed in (never imported as globals). */
 export interface AppDeps {
@@ -17,6 +19,8 @@ export interface AppDeps {
   classifier: Classifier;
   catalog: CatalogSnapshot;
   logger: Logger;
+  metrics: Metrics;
+  signer: AuditSigner;
 }
 
 /** Everything request-scoped, built in one place. */

@@ -14,13 +14,14 @@ import type { Viewer as ViewerEntity } from '../modules/tenancy/auth.js';
 import type { PolicyView as PolicyViewEntity } from '../modules/routing/routing.service.js';
 import type { ChainView as ChainViewEntity } from '../modules/audit/audit.service.js';
 import type { AuditEvent as AuditEventEntity } from '../modules/audit/audit-event.entity.js';
+import type { Checkpoint as CheckpointEntity } from '../modules/audit/signing.js';
 import type { InferencePage as InferencePageEntity } from '../modules/inference/inference.service.js';
 import type { Context } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
-export type EnumResolverSignature<T, AllowedValues = any> = { [key in keyof T]?: AllowedValues };
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
+export type EnumResolverSignature<T, AllowedValues = any> = { [key in keyof T]?: AllowedValues };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
   ID: { input: string; output: string; }
@@ -52,6 +53,11 @@ export type AuditChain = {
   __typename?: 'AuditChain';
   /** The chain id: the tenant's id, exactly as hashed into every envelope. */
   chain: Scalars['ID']['output'];
+  /**
+   * A signed statement of the chain's current head; null while the chain is empty. Keep it: a later
+   * `verifyCheckpoint` proves the chain still extends it, which catches even a full rewrite.
+   */
+  checkpoint?: Maybe<AuditCheckpoint>;
   /** Events in `seq` order, after `afterSeq` (default 0); `first` defaults to 100, at most 1000. */
   events: Array<AuditEvent>;
   /** The last event's hash; null for an empty chain. */
@@ -60,6 +66,11 @@ export type AuditChain = {
   length: Scalars['Int']['output'];
   /** Recompute every hash from the stored events and report the first bad link. */
   verify: ChainVerification;
+  /**
+   * Check an earlier checkpoint: its signature is ours, the chain still holds its hash at its seq, and
+   * the chain verifies from seq 1 to today's head.
+   */
+  verifyCheckpoint: CheckpointVerification;
 };
 
 
@@ -67,6 +78,45 @@ export type AuditChain = {
 export type AuditChainEventsArgs = {
   afterSeq?: InputMaybe<Scalars['Int']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** A tenant's hash-chained, append-only audit log. */
+export type AuditChainVerifyCheckpointArgs = {
+  checkpoint: AuditCheckpointInput;
+};
+
+/** A signed chain head (in the spirit of a transparency log's signed tree head). */
+export type AuditCheckpoint = {
+  __typename?: 'AuditCheckpoint';
+  /** The chain (tenant id). */
+  chain: Scalars['ID']['output'];
+  /** The head's hash when signed. */
+  hash: Scalars['String']['output'];
+  /** Which signing key made it (see `auditSigningKey`). */
+  keyId: Scalars['String']['output'];
+  /** The head's seq when signed. */
+  seq: Scalars['Int']['output'];
+  /** Base64 Ed25519 signature over the JCS form of `{"type":"ainfera.checkpoint","v":1,chain,seq,hash,signedAt}`. */
+  signature: Scalars['String']['output'];
+  /** When it was signed (UTC ISO-8601 with milliseconds). */
+  signedAt: Scalars['String']['output'];
+};
+
+/** An earlier checkpoint to check against today's chain. */
+export type AuditCheckpointInput = {
+  /** The chain (tenant id). */
+  chain: Scalars['ID']['input'];
+  /** The head's hash when signed. */
+  hash: Scalars['String']['input'];
+  /** The signing key's id. */
+  keyId: Scalars['String']['input'];
+  /** The head's seq when signed. */
+  seq: Scalars['Int']['input'];
+  /** The signature. */
+  signature: Scalars['String']['input'];
+  /** When it was signed. */
+  signedAt: Scalars['String']['input'];
 };
 
 /**
@@ -91,6 +141,19 @@ export type AuditEvent = {
   v: Scalars['Int']['output'];
 };
 
+/** The public half of the key that signs checkpoints. */
+export type AuditSigningKey = {
+  __typename?: 'AuditSigningKey';
+  /** Always `Ed25519`. */
+  algorithm: Scalars['String']['output'];
+  /** First 16 hex digits of SHA-256 over the raw 32-byte Ed25519 public key. */
+  keyId: Scalars['String']['output'];
+  /** The public key as SPKI PEM. */
+  publicKeyPem: Scalars['String']['output'];
+  /** What exactly is signed. */
+  signedMessage: Scalars['String']['output'];
+};
+
 /** The result of verifying a chain. */
 export type ChainVerification = {
   __typename?: 'ChainVerification';
@@ -101,6 +164,19 @@ export type ChainVerification = {
   /** Why it failed; null when valid. */
   reason?: Maybe<Scalars['String']['output']>;
   /** True when every event verified. */
+  valid: Scalars['Boolean']['output'];
+};
+
+/** The result of checking a checkpoint against the chain. */
+export type CheckpointVerification = {
+  __typename?: 'CheckpointVerification';
+  /** Whether today's chain holds the checkpoint's hash at the checkpoint's seq. */
+  extendsCheckpoint: Scalars['Boolean']['output'];
+  /** Why it is not valid; null when valid. */
+  reason?: Maybe<Scalars['String']['output']>;
+  /** Whether the signature is a valid signature by this deployment's key. */
+  signatureValid: Scalars['Boolean']['output'];
+  /** True when the signature holds, the chain still has the checkpoint's hash at its seq, and the whole chain verifies. */
   valid: Scalars['Boolean']['output'];
 };
 
@@ -345,8 +421,10 @@ export type Query = {
   __typename?: 'Query';
   /** The policy dispatches use now: the tenant's published policy, or the platform default. */
   activeRoutingPolicy?: Maybe<RoutingPolicy>;
-  /** The caller's tenant's audit chain. */
+  /** The caller's tenant's audit chain (member and admin keys). */
   auditChain: AuditChain;
+  /** The public key that signs audit checkpoints, for independent verification. */
+  auditSigningKey: AuditSigningKey;
   /** One inference of the caller's tenant; null when absent or another tenant's. */
   inference?: Maybe<Inference>;
   /** The tenant's inferences, newest first. `first` defaults to 20, at most 100. */
@@ -557,9 +635,13 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 export type ResolversTypes = {
   Agent: ResolverTypeWrapper<AgentEntity>;
   AuditChain: ResolverTypeWrapper<ChainViewEntity>;
+  AuditCheckpoint: ResolverTypeWrapper<CheckpointEntity>;
+  AuditCheckpointInput: AuditCheckpointInput;
   AuditEvent: ResolverTypeWrapper<AuditEventEntity>;
+  AuditSigningKey: ResolverTypeWrapper<AuditSigningKey>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   ChainVerification: ResolverTypeWrapper<ChainVerification>;
+  CheckpointVerification: ResolverTypeWrapper<CheckpointVerification>;
   ConstraintBand: null;
   ConstraintsInput: ConstraintsInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
@@ -601,9 +683,13 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   Agent: AgentEntity;
   AuditChain: ChainViewEntity;
+  AuditCheckpoint: CheckpointEntity;
+  AuditCheckpointInput: AuditCheckpointInput;
   AuditEvent: AuditEventEntity;
+  AuditSigningKey: AuditSigningKey;
   Boolean: Scalars['Boolean']['output'];
   ChainVerification: ChainVerification;
+  CheckpointVerification: CheckpointVerification;
   ConstraintsInput: ConstraintsInput;
   DateTime: Scalars['DateTime']['output'];
   DispatchInferenceInput: DispatchInferenceInput;
@@ -642,10 +728,21 @@ export type AgentResolvers<ContextType = Context, ParentType extends ResolversPa
 
 export type AuditChainResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditChain'] = ResolversParentTypes['AuditChain']> = {
   chain?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  checkpoint?: Resolver<Maybe<ResolversTypes['AuditCheckpoint']>, ParentType, ContextType>;
   events?: Resolver<Array<ResolversTypes['AuditEvent']>, ParentType, ContextType, Partial<AuditChainEventsArgs>>;
   headHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   length?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   verify?: Resolver<ResolversTypes['ChainVerification'], ParentType, ContextType>;
+  verifyCheckpoint?: Resolver<ResolversTypes['CheckpointVerification'], ParentType, ContextType, RequireFields<AuditChainVerifyCheckpointArgs, 'checkpoint'>>;
+};
+
+export type AuditCheckpointResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditCheckpoint'] = ResolversParentTypes['AuditCheckpoint']> = {
+  chain?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  hash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  keyId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  signature?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  signedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type AuditEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
@@ -658,10 +755,24 @@ export type AuditEventResolvers<ContextType = Context, ParentType extends Resolv
   v?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type AuditSigningKeyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AuditSigningKey'] = ResolversParentTypes['AuditSigningKey']> = {
+  algorithm?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  keyId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  publicKeyPem?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  signedMessage?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type ChainVerificationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ChainVerification'] = ResolversParentTypes['ChainVerification']> = {
   checked?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   firstInvalidSeq?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  valid?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
+export type CheckpointVerificationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CheckpointVerification'] = ResolversParentTypes['CheckpointVerification']> = {
+  extendsCheckpoint?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  signatureValid?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   valid?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
@@ -761,6 +872,7 @@ export type ProviderResolvers<ContextType = Context, ParentType extends Resolver
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   activeRoutingPolicy?: Resolver<Maybe<ResolversTypes['RoutingPolicy']>, ParentType, ContextType>;
   auditChain?: Resolver<ResolversTypes['AuditChain'], ParentType, ContextType>;
+  auditSigningKey?: Resolver<ResolversTypes['AuditSigningKey'], ParentType, ContextType>;
   inference?: Resolver<Maybe<ResolversTypes['Inference']>, ParentType, ContextType, RequireFields<QueryInferenceArgs, 'id'>>;
   inferences?: Resolver<ResolversTypes['InferenceConnection'], ParentType, ContextType, Partial<QueryInferencesArgs>>;
   models?: Resolver<Array<ResolversTypes['Model']>, ParentType, ContextType>;
@@ -817,8 +929,11 @@ export type WireProtocolResolvers = EnumResolverSignature<{ ANTHROPIC?: any, OPE
 export type Resolvers<ContextType = Context> = {
   Agent?: AgentResolvers<ContextType>;
   AuditChain?: AuditChainResolvers<ContextType>;
+  AuditCheckpoint?: AuditCheckpointResolvers<ContextType>;
   AuditEvent?: AuditEventResolvers<ContextType>;
+  AuditSigningKey?: AuditSigningKeyResolvers<ContextType>;
   ChainVerification?: ChainVerificationResolvers<ContextType>;
+  CheckpointVerification?: CheckpointVerificationResolvers<ContextType>;
   ConstraintBand?: ConstraintBandResolvers;
   DateTime?: GraphQLScalarType;
   DispatchInferencePayload?: DispatchInferencePayloadResolvers<ContextType>;

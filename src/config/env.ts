@@ -29,6 +29,7 @@ const schema = z.object({
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(60_000),
   AINFERA_SIMULATOR: z.enum(['0', '1']).optional(),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  AUDIT_SIGNING_KEY: optionalString,
 });
 
 export type RawEnv = z.infer<typeof schema>;
@@ -46,6 +47,8 @@ export interface Env {
   providerTimeoutMs: number;
   simulator: boolean;
   maxBodyBytes: number;
+  /** Ed25519 private key (PKCS#8 PEM or its base64) for chain checkpoints. */
+  auditSigningKey: string | undefined;
 }
 
 export class EnvError extends Error {
@@ -89,5 +92,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     simulator,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    auditSigningKey: e.AUDIT_SIGNING_KEY,
   };
 }

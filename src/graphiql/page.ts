@@ -10,18 +10,22 @@ export const KEY_PLACEHOLDER = '<paste a key from .data/demo-keys.json>';
 /** The document GraphiQL opens with (a fresh browser; later visits get their saved tabs back). */
 export const DEFAULT_QUERY = `# Welcome to the Ainfera GraphQL API.
 #
-# Every operation, introspection included, needs an API key sent as an HTTP header:
+# Every operation, introspection included, needs an API
+# key, sent as an HTTP header:
 #
 #   Authorization: Bearer <key>
 #
-# Put it in the Headers tab below. Running locally with \`npm start\`, the demo tenant's
-# keys are printed at startup and kept in .data/demo-keys.json (under DATA_DIR if set):
-#   agentKey  an agent key: dispatches inferences and reads them
-#   userKey   the tenant owner's admin key: reads, and publishes routing policies
+# Put it in the Headers tab below. Running locally, the
+# demo tenant's keys are printed by \`npm start\` and kept
+# in .data/demo-keys.json (under DATA_DIR if it is set):
+#   agentKey  dispatches inferences and reads them
+#   userKey   the owner's admin key: reads, and
+#             publishes routing policies
 #
-# Once a key is set, the schema loads and the Docs explorer (the book icon on the left)
-# documents every type and field. Run an operation with the play button (Ctrl-Enter)
-# and choose which one: Viewer, RecentInferences or Dispatch.
+# With a key set, the schema loads and the Docs explorer
+# (the book icon, top left) documents every type and
+# field. Run with the play button (Ctrl-Enter) and pick
+# an operation: Viewer, RecentInferences or Dispatch.
 
 query Viewer {
   viewer {
@@ -49,7 +53,8 @@ query RecentInferences {
   }
 }
 
-# Needs an agent key. "ainfera-auto" lets the routing policy pick the model.
+# Needs an agent key. "ainfera-auto": the routing policy
+# picks the model.
 mutation Dispatch {
   dispatchInference(input: {
     model: "ainfera-auto"
@@ -100,6 +105,7 @@ export function renderPage(config: PageConfig, assetUrl: (name: string) => strin
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>Ainfera GraphQL</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${assetUrl('graphiql.min.css')}">
 <link rel="stylesheet" href="${assetUrl('ainfera-graphiql.css')}">
 </head>
@@ -117,7 +123,6 @@ export function renderPage(config: PageConfig, assetUrl: (name: string) => strin
 }
 
 export const PAGE_CSS = `html, body, #graphiql { height: 100%; margin: 0; }
-body { overflow: hidden; }
 .ainfera-loading { font-family: system-ui, sans-serif; color: #555; padding: 2rem; }
 `;
 

@@ -1,4 +1,7 @@
+import fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import type { Options } from '@mikro-orm/postgresql';
 import pino from 'pino';
 import { inject } from 'vitest';
@@ -51,7 +54,8 @@ export async function startTestApp(opts: { mock?: MockProvider; classifier?: boo
       }
     : { AINFERA_SIMULATOR: '1' };
   if (opts.mock && opts.classifier === false) providerEnv.CLASSIFIER_API_KEY = '';
-  const env = loadEnv({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: dbUrl, LOG_LEVEL: 'silent', ...providerEnv, ...opts.env });
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ainfera-test-data-'));
+  const env = loadEnv({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: dbUrl, DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...providerEnv, ...opts.env });
   if (opts.mock && opts.classifier === false) env.classifier = null;
   const app = await startApp(env, pino({ level: 'silent' }), { seedDemo: false, ormOptions: opts.ormOptions });
   const port = (app.server.http.address() as AddressInfo).port;
@@ -82,6 +86,7 @@ export async function startTestApp(opts: { mock?: MockProvider; classifier?: boo
     async stop() {
       await db.end();
       await app.stop();
+      await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
 }

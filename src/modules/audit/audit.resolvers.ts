@@ -1,7 +1,8 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput } from '../../shared/errors.js';
 import { requireReader } from '../tenancy/auth.js';
-import { chainHead, listEvents, verifyChain } from './audit.service.js';
+import { chainHead, listEvents, signCheckpoint, verifyChain, verifyCheckpoint } from './audit.service.js';
+import { CHECKPOINT_FORMAT } from './signing.js';
 
 export const auditResolvers: Resolvers = {
   Query: {
@@ -9,6 +10,7 @@ export const auditResolvers: Resolvers = {
       requireReader(viewer);
       return { chain: viewer.tenantId };
     },
+    auditSigningKey: (_, __, { deps }) => ({ keyId: deps.signer.keyId, algorithm: 'Ed25519', publicKeyPem: deps.signer.publicKeyPem, signedMessage: CHECKPOINT_FORMAT }),
   },
   AuditChain: {
     chain: (c) => c.chain,
@@ -21,5 +23,7 @@ export const auditResolvers: Resolvers = {
       if (afterSeq != null && afterSeq < 0) throw badInput('afterSeq', 'must not be negative.');
       return listEvents(em, c.chain, afterSeq ?? 0, limit);
     },
+    checkpoint: (c, _, { em, deps }) => signCheckpoint(em, deps.signer, c.chain),
+    verifyCheckpoint: (c, { checkpoint }, { em, deps }) => verifyCheckpoint(em, deps.signer, c.chain, checkpoint),
   },
 };

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditEvent } from './audit-event.entity.js';
+import type { AuditSigner, Checkpoint } from './signing.js';
 import { ENVELOPE_VERSION, eventHash, type StoredEvent, verifyEvents, ZERO_HASH } from './envelope.js';
 
 /** What `auditChain` resolves to: the chain id, read lazily field by field. */
@@ -73,11 +74,44 @@ export async function verifyChain(em: EntityManager, chain: string): Promise<Cha
   if (!result.valid) return { valid: false, checked: result.checked, firstInvalidSeq: result.firstInvalidSeq, reason: result.reason };
   const head = await chainHead(em, chain);
   const headSeq = head?.seq ?? 0;
-  if (headSeq !== result.checked) {
-    return { valid: false, checked: result.checked, firstInvalidSeq: result.checked + 1, reason: `the chain head records seq ${headSeq} but the events end at seq ${result.checked}` };
+  if (result.checked < headSeq) {
+    return { valid: false, checked: result.checked, firstInvalidSeq: result.checked + 1, reason: `event ${result.checked + 1} is missing: the chain head records seq ${headSeq} but the events end at seq ${result.checked}` };
+  }
+  if (result.checked > headSeq) {
+    return { valid: false, checked: headSeq, firstInvalidSeq: headSeq + 1, reason: `event ${headSeq + 1} lies beyond the chain head (seq ${headSeq})` };
   }
   if (head && head.hash !== result.headHash) {
     return { valid: false, checked: result.checked - 1, firstInvalidSeq: result.checked, reason: `the chain head's hash differs from event ${result.checked}'s hash` };
   }
   return { valid: true, checked: result.checked, firstInvalidSeq: null, reason: null };
+}
+
+export async function signCheckpoint(em: EntityManager, signer: AuditSigner, chain: string): Promise<Checkpoint | null> {
+  const head = await chainHead(em, chain);
+  return head ? signer.sign({ chain, seq: head.seq, hash: head.hash }) : null;
+}
+
+/**
+ * Today's chain extends an earlier checkpoint when the signature is ours, the event at the
+ * checkpoint's seq still has the checkpoint's hash, and the whole chain verifies. Someone able to
+ * recompute every hash still cannot keep an old checkpoint valid after rewriting history.
+ */
+export async function verifyCheckpoint(
+  em: EntityManager,
+  signer: AuditSigner,
+  chain: string,
+  checkpoint: Checkpoint,
+): Promise<{ valid: boolean; signatureValid: boolean; extendsCheckpoint: boolean; reason: string | null }> {
+  const signatureValid = checkpoint.chain === chain && signer.verify(checkpoint);
+  const [event] = await em.execute<{ hash: string }[]>(`/* checkpointEvent */ select hash from audit_event where chain = ? and seq = ?`, [chain, checkpoint.seq]);
+  const extendsCheckpoint = !!event && event.hash === checkpoint.hash;
+  const chainResult = await verifyChain(em, chain);
+  const reason = !signatureValid
+    ? 'the checkpoint signature is not valid for this chain and key'
+    : !extendsCheckpoint
+      ? `the chain no longer holds the checkpoint's hash at seq ${checkpoint.seq}: history was rewritten or removed`
+      : !chainResult.valid
+        ? `the chain does not verify: ${chainResult.reason}`
+        : null;
+  return { valid: reason === null, signatureValid, extendsCheckpoint, reason };
 }

@@ -3,6 +3,7 @@ import type { DispatchInferenceInput } from '../../__generated__/resolvers-types
 import type { Context } from '../../context.js';
 import { type AttemptOutcome, ProviderError } from '../../providers/provider.js';
 import { AppError, badInput, ErrorCode, forbidden } from '../../shared/errors.js';
+import { observeClassification, timeDispatch } from '../../shared/metrics.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import { activePolicy } from '../routing/routing.service.js';
 import { cell, compareDecimal, type ConstraintBand, constraintBand, costUsd, decimalFromNumber, estimateInputTokens, resolveTaskType, selectRoute, type TaskType, type TaskTypeSource, worstCaseCostUsd } from '../routing/sixteen.js';
@@ -38,8 +39,12 @@ export interface DispatchOutcome {
   latencyMs: number;
 }
 
-/** DESIGN §4: authenticate, gate, classify, compute, choose, call, persist, return. */
+/** DESIGN §4: authenticate, gate, classify, compute, choose, call, persist, return — timed for /metrics. */
 export async function dispatch(ctx: Context, input: DispatchInferenceInput): Promise<{ inference: Inference; replayed: boolean }> {
+  return timeDispatch(ctx.deps.metrics, input.model === AUTO_MODEL ? 'auto' : 'direct', () => runDispatch(ctx, input));
+}
+
+async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise<{ inference: Inference; replayed: boolean }> {
   const started = performance.now();
   const createdAt = new Date();
   const { viewer, em, deps } = ctx;
@@ -61,6 +66,7 @@ export async function dispatch(ctx: Context, input: DispatchInferenceInput): Pro
   }
   try {
     const classification = request.taskType === null ? await deps.classifier.classify(request, { timeoutMs: remaining(deadline, deps.env.classifier?.timeoutMs ?? 1500) }) : null;
+    if (classification) observeClassification(deps.metrics, classification);
     const { taskType, source } = resolveTaskType(request.taskType, classification?.label ?? null);
     const band = constraintBand(request.constraints);
     const policy = await activePolicy(em, viewer.tenantId);
@@ -85,7 +91,7 @@ export async function dispatch(ctx: Context, input: DispatchInferenceInput): Pro
     };
     await callProviders(ctx, outcome, candidates, deadline);
     outcome.latencyMs = Math.round(performance.now() - started);
-    const inference = await persistDispatch(em, outcome, claimed);
+    const inference = await persistDispatch(em, outcome, claimed, deps.metrics);
     if (inference.status === InferenceStatus.FAILED) throw upstreamUnavailable(inference);
     return { inference, replayed: false };
   } catch (err) {
@@ -144,20 +150,31 @@ async function callProviders(ctx: Context, outcome: DispatchOutcome, candidates:
       return;
     }
     const adapter = ctx.deps.providers.get(model.providerSlug);
+    const timeoutMs = Math.max(1, Math.min(ctx.deps.env.providerTimeoutMs, Math.floor(left)));
+    // The SDKs' own timeout stops at the response headers; this bounds a slowly trickled body too.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
     const t0 = performance.now();
     try {
       if (!adapter) throw new ProviderError('client_error', `Provider "${model.providerSlug}" is not configured.`);
-      const res = await adapter.complete({ ...call, upstreamModel: model.upstreamName }, { timeoutMs: Math.max(1, Math.min(ctx.deps.env.providerTimeoutMs, Math.floor(left))) });
+      const res = await adapter.complete({ ...call, upstreamModel: model.upstreamName }, { timeoutMs, signal: abort.signal });
       const latencyMs = Math.round(performance.now() - t0);
       outcome.attempts.push({ model: model.slug, provider: model.providerSlug, outcome: 'succeeded', latencyMs });
+      ctx.deps.metrics.providerAttempts.inc({ provider: model.providerSlug, outcome: 'succeeded' });
       outcome.answered = { model, text: res.text, inputTokens: res.inputTokens, outputTokens: res.outputTokens, costUsd: costUsd(res.inputTokens, res.outputTokens, model.inputPricePerMTok, model.outputPricePerMTok), raw: res.raw, latencyMs };
       return;
     } catch (err) {
-      const e = err instanceof ProviderError ? err : new ProviderError('bad_response', 'The provider sent an unreadable response.');
-      const timedOutByDeadline = e.outcome === 'timeout' && performance.now() >= deadline - 1;
-      outcome.attempts.push({ model: model.slug, provider: model.providerSlug, outcome: timedOutByDeadline ? 'deadline_exceeded' : e.outcome, latencyMs: Math.round(performance.now() - t0) });
+      let e = err instanceof ProviderError ? err : new ProviderError('bad_response', 'The provider sent an unreadable response.');
+      if (abort.signal.aborted || e.outcome === 'timeout') {
+        const byDeadline = performance.now() >= deadline - 1;
+        e = new ProviderError(byDeadline ? 'deadline_exceeded' : 'timeout', byDeadline ? 'The dispatch deadline (maxLatencyMs) passed.' : 'The provider did not answer in time.');
+      }
+      outcome.attempts.push({ model: model.slug, provider: model.providerSlug, outcome: e.outcome, latencyMs: Math.round(performance.now() - t0) });
+      ctx.deps.metrics.providerAttempts.inc({ provider: model.providerSlug, outcome: e.outcome });
       outcome.error = { code: ErrorCode.UPSTREAM_UNAVAILABLE, message: `${model.slug}: ${e.message}` };
       if (outcome.routingMode === RoutingMode.DIRECT || !e.retryable) return;
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { ref } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError, ErrorCode } from '../../shared/errors.js';
+import type { Metrics } from '../../shared/metrics.js';
 import { appendAuditEvent } from '../audit/audit.service.js';
 import { formatOccurredAt } from '../audit/envelope.js';
 import { Model } from '../catalog/model.entity.js';
@@ -93,7 +94,7 @@ function auditPayload(o: DispatchOutcome, inf: Inference): Record<string, unknow
  * The inference row (all four §16 fields) and its audit event commit in one transaction, or
  * neither does. A claimed idempotency key turns the pending row into the final one.
  */
-export async function persistDispatch(em: EntityManager, o: DispatchOutcome, claimed: boolean): Promise<Inference> {
+export async function persistDispatch(em: EntityManager, o: DispatchOutcome, claimed: boolean, metrics?: Metrics): Promise<Inference> {
   const inf = buildInference(o);
   await em.transactional(async (tx) => {
     if (claimed) {
@@ -102,12 +103,14 @@ export async function persistDispatch(em: EntityManager, o: DispatchOutcome, cla
     } else {
       await tx.insert(inf);
     }
+    const appended = metrics?.chainAppendDuration.startTimer();
     await appendAuditEvent(tx, {
       chain: o.tenantId,
       type: inf.status === InferenceStatus.SUCCEEDED ? 'inference.routed' : 'inference.failed',
       occurredAt: formatOccurredAt(inf.completedAt ?? new Date()),
       payload: auditPayload(o, inf),
     });
+    appended?.();
   });
   return inf;
 }
