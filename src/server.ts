@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { type AppDeps, type Context, createContext } from './context.js';
 import { buildSchema } from './schema.js';
 import { formatError } from './shared/errors.js';
+import { createLoggingPlugin, logRejectedRequest, requestScope } from './shared/logging.plugin.js';
+import { metricsResponse } from './shared/metrics.js';
 
 export interface AppServer {
   http: http.Server;
@@ -45,6 +48,16 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 /** Apollo Server on plain node:http: the GraphQL endpoint, health checks, and nothing in between. */
 export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> } = {}): Promise<AppServer> {
   const production = deps.env.nodeEnv === 'production';
+  // Limits sized so the dashboard's and the gateway's operations (operations/) and GraphiQL's
+  // introspection pass with room to spare; graphql-armor ≥ 3.2 has the 2025 fragment depth-bypass fix.
+  const armor = new ApolloArmor({
+    maxDepth: { n: 12, ignoreIntrospection: true },
+    maxAliases: { n: 15 },
+    maxTokens: { n: 3000 },
+    maxDirectives: { n: 30 },
+    costLimit: { maxCost: 20_000, ignoreIntrospection: true },
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
   const apollo = new ApolloServer<Context>({
     schema: buildSchema(),
     formatError,
@@ -53,7 +66,8 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     hideSchemaDetailsFromClientErrors: production,
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), createLoggingPlugin(deps.logger), ...(armor.plugins as ApolloServerPlugin<Context>[])],
+    validationRules: armor.validationRules,
   });
   await apollo.start();
 
@@ -61,13 +75,17 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
   let idle: (() => void) | null = null;
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const scope = { requestId: (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 128)) || randomUUID(), startedAt: performance.now() };
     let body: unknown;
     if (req.method === 'POST') {
       let text: string;
       try {
         text = await readBody(req, deps.env.maxBodyBytes);
       } catch (err) {
-        if (err instanceof BodyTooLarge) return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${deps.env.maxBodyBytes} bytes.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+        if (err instanceof BodyTooLarge) {
+          logRejectedRequest(deps.logger, scope, 413, 'PAYLOAD_TOO_LARGE');
+          return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${deps.env.maxBodyBytes} bytes.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+        }
         throw err;
       }
       const type = String(req.headers['content-type'] ?? '');
@@ -75,18 +93,21 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
         try {
           body = text === '' ? {} : JSON.parse(text);
         } catch {
+          logRejectedRequest(deps.logger, scope, 400, 'BAD_REQUEST');
           return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
         }
       } else body = text;
     }
     const headers = new HeaderMap();
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 128)) || randomUUID();
+    const requestId = scope.requestId;
     const httpGraphQLRequest: HTTPGraphQLRequest = { method: req.method ?? 'GET', headers, search: url.search, body };
-    const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest,
-      context: () => createContext(deps, { authorization: req.headers.authorization, requestId }),
-    });
+    const result = await requestScope.run({ ...scope, http: httpGraphQLRequest }, () =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest,
+        context: () => createContext(deps, { authorization: req.headers.authorization, requestId }),
+      }),
+    );
     const outHeaders: Record<string, string> = { 'x-request-id': requestId };
     for (const [k, v] of result.headers) outHeaders[k] = v;
     if (result.body.kind === 'complete') {
@@ -103,6 +124,11 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (url.pathname === '/metrics') {
+      const { contentType, body } = await metricsResponse(deps.metrics);
+      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+      return void res.end(body);
+    }
     if (url.pathname === '/readyz') {
       try {
         await deps.orm.em.fork().execute('/* readyz */ select 1');

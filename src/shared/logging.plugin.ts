@@ -1,0 +1,134 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ApolloServerPlugin, GraphQLRequestContext, HTTPGraphQLRequest } from '@apollo/server';
+import type { Logger } from 'pino';
+import type { Context } from '../context.js';
+import { ErrorCode } from './errors.js';
+
+/**
+ * One structured log line per GraphQL request: request id, tenant, operation, duration, outcome.
+ *
+ * Built from names and codes only — never the Authorization header, variables, prompts,
+ * responses or error messages (a driver's message can quote SQL parameters, i.e. prompt text).
+ */
+export interface RequestLogLine {
+  requestId: string;
+  tenantId: string | null;
+  agentId: string | null;
+  operationName: string | null;
+  operationType: string | null;
+  httpStatus: number;
+  durationMs: number;
+  outcome: 'ok' | 'error';
+  /** Distinct `extensions.code`s sent to the client, in order; only when outcome is error. */
+  errorCodes?: string[];
+  /** For masked internal errors: the error's class and path, for finding it in the code. */
+  internalError?: { type: string; path: string | null; sqlState?: string };
+}
+
+/** What the HTTP layer knows of a request before Apollo runs it (hooks that fail early see no context). */
+export interface RequestScope {
+  requestId: string;
+  startedAt: number;
+  http?: HTTPGraphQLRequest;
+}
+
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+const MESSAGE = 'graphql request';
+
+function emit(logger: Logger, line: RequestLogLine): void {
+  if (line.errorCodes?.includes(ErrorCode.INTERNAL_SERVER_ERROR)) logger.error(line, MESSAGE);
+  else logger.info(line, MESSAGE);
+}
+
+const elapsed = (startedAt: number) => Math.round(performance.now() - startedAt);
+
+function codeOf(error: unknown): string | null {
+  const code = (error as { extensions?: { code?: unknown } } | null)?.extensions?.code;
+  return typeof code === 'string' ? code : null;
+}
+
+function distinct(codes: Array<string | null>): string[] {
+  return [...new Set(codes.map((c) => c ?? ErrorCode.INTERNAL_SERVER_ERROR))];
+}
+
+/** The operation name of a request that never got parsed: from `operationName`, else the document's first named operation. */
+function operationNameOf(http: HTTPGraphQLRequest | undefined): string | null {
+  if (!http) return null;
+  const params = new URLSearchParams(http.search);
+  const body = (typeof http.body === 'object' && http.body !== null ? http.body : {}) as { operationName?: unknown; query?: unknown };
+  const named = body.operationName ?? params.get('operationName');
+  if (typeof named === 'string' && named !== '') return named.slice(0, 100);
+  const query = body.query ?? params.get('query');
+  if (typeof query !== 'string') return null;
+  return /\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(query.slice(0, 10_000))?.[1] ?? null;
+}
+
+function internalErrorOf(rc: GraphQLRequestContext<Context>): RequestLogLine['internalError'] {
+  const masked = rc.errors?.find((e) => codeOf(e) === null || codeOf(e) === ErrorCode.INTERNAL_SERVER_ERROR);
+  if (!masked) return undefined;
+  const original = (masked.originalError ?? masked) as Error & { code?: unknown };
+  const sqlState = typeof original.code === 'string' && /^[0-9A-Z]{5}$/.test(original.code) ? original.code : undefined;
+  return { type: original.constructor?.name ?? 'Error', path: masked.path?.join('.') ?? null, ...(sqlState ? { sqlState } : {}) };
+}
+
+/** Log a request the HTTP layer turned away before GraphQL saw it (body too large, not JSON). */
+export function logRejectedRequest(logger: Logger, scope: RequestScope, httpStatus: number, code: string): void {
+  emit(logger, { requestId: scope.requestId, tenantId: null, agentId: null, operationName: null, operationType: null, httpStatus, durationMs: elapsed(scope.startedAt), outcome: 'error', errorCodes: [code] });
+}
+
+/**
+ * The Apollo plugin. Requests that reach the pipeline are logged at willSendResponse; those that
+ * fail before it (authentication in context creation, a malformed request) by the server-level
+ * hooks, which read the request id from `requestScope`.
+ */
+export function createLoggingPlugin(logger: Logger): ApolloServerPlugin<Context> {
+  const early = (error: unknown, fallbackCode: string, fallbackStatus: number) => {
+    const scope = requestScope.getStore();
+    if (!scope) return;
+    const code = codeOf(error) ?? fallbackCode;
+    const status = (error as { extensions?: { http?: { status?: number } } }).extensions?.http?.status ?? fallbackStatus;
+    emit(logger, {
+      requestId: scope.requestId,
+      tenantId: null,
+      agentId: null,
+      operationName: operationNameOf(scope.http),
+      operationType: null,
+      httpStatus: status,
+      durationMs: elapsed(scope.startedAt),
+      outcome: 'error',
+      errorCodes: [code],
+    });
+  };
+  return {
+    async contextCreationDidFail({ error }) {
+      early(error, ErrorCode.INTERNAL_SERVER_ERROR, 500);
+    },
+    async invalidRequestWasReceived({ error }) {
+      early(error, 'BAD_REQUEST', 400);
+    },
+    async requestDidStart({ contextValue }) {
+      const startedAt = requestScope.getStore()?.startedAt ?? performance.now();
+      return {
+        async willSendResponse(rc) {
+          const body = rc.response.body;
+          const sent = body.kind === 'single' ? body.singleResult.errors : rc.errors;
+          const errorCodes = sent?.length ? distinct(sent.map(codeOf)) : undefined;
+          const internalError = errorCodes?.includes(ErrorCode.INTERNAL_SERVER_ERROR) ? internalErrorOf(rc) : undefined;
+          emit(contextValue.deps.logger, {
+            requestId: contextValue.requestId,
+            tenantId: contextValue.viewer.tenantId,
+            agentId: contextValue.viewer.agentId,
+            operationName: rc.operationName ?? rc.request.operationName ?? null,
+            operationType: rc.operation?.operation ?? null,
+            httpStatus: rc.response.http.status ?? 200,
+            durationMs: elapsed(startedAt),
+            outcome: errorCodes ? 'error' : 'ok',
+            ...(errorCodes ? { errorCodes } : {}),
+            ...(internalError ? { internalError } : {}),
+          });
+        },
+      };
+    },
+  };
+}
