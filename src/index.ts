@@ -1,5 +1,6 @@
 import { startApp } from './app.js';
 import { EnvError, loadEnv } from './config/env.js';
+import { takeOverShutdownSignals } from './db/embedded.js';
 import { createLogger } from './logger.js';
 
 /** env → database → ORM → server → listen; graceful shutdown on SIGINT/SIGTERM. */
@@ -15,14 +16,19 @@ try {
 }
 const logger = createLogger(env);
 const app = await startApp(env, logger);
-const url = `http://localhost:${(app.server.http.address() as { port: number }).port}/graphql`;
+const origin = `http://localhost:${(app.server.http.address() as { port: number }).port}`;
+const url = `${origin}/graphql`;
 const configured = app.deps.providers.configuredSlugs();
+// Never print DATABASE_URL's credentials: host, port and database name only.
+const external = env.databaseUrl ? new URL(env.databaseUrl) : null;
 const lines = [
   '',
   `  Ainfera is running: ${url}  (GraphiQL in a browser, POST for GraphQL)`,
-  `  database:  ${app.database.embedded ? `embedded PostgreSQL in ${env.dataDir}` : 'DATABASE_URL'}`,
-  `  providers: ${configured.length ? configured.join(', ') : 'none configured'}${env.simulator ? '  (simulator on: offline answers, provider "simulator")' : ''}`,
+  `  database:   ${external ? `PostgreSQL at ${external.host}${external.pathname} (DATABASE_URL)` : `embedded PostgreSQL in ${env.dataDir}`}`,
+  `  providers:  ${configured.length ? configured.join(', ') : 'none configured'}`,
+  `  simulator:  ${env.simulator ? 'on (offline answers from provider "simulator", model sim-small)' : 'off'}`,
   `  classifier: ${env.classifier ? `${env.classifier.model} (timeout ${env.classifier.timeoutMs} ms)` : 'not configured (task type defaults to general)'}`,
+  `  metrics:    ${origin}/metrics  ·  health: ${origin}/healthz, ${origin}/readyz`,
 ];
 if (app.demo) {
   lines.push(
@@ -52,5 +58,6 @@ async function shutdown(signal: string) {
     process.exit(1);
   }
 }
+takeOverShutdownSignals();
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -7,6 +7,7 @@ import { JSONResolver } from 'graphql-scalars';
 import type { Resolvers } from './__generated__/resolvers-types.js';
 import { auditResolvers } from './modules/audit/audit.resolvers.js';
 import { catalogResolvers } from './modules/catalog/catalog.resolvers.js';
+import { coverageResolvers } from './modules/coverage/coverage.resolvers.js';
 import { inferenceResolvers } from './modules/inference/inference.resolvers.js';
 import { routingResolvers } from './modules/routing/routing.resolvers.js';
 import { tenancyResolvers } from './modules/tenancy/tenancy.resolvers.js';
@@ -24,6 +25,7 @@ export function loadTypeDefs(dir = SCHEMA_DIR): string[] {
 
 const DateTime = new GraphQLScalarType({
   name: 'DateTime',
+  description: 'An ISO-8601 date-time in UTC with milliseconds, e.g. `2026-11-25T19:08:04.123Z`.',
   serialize: (v) => (v instanceof Date ? v : new Date(String(v))).toISOString(),
   parseValue: (v) => parseDate(v),
   parseLiteral: (ast) => (ast.kind === Kind.STRING ? parseDate(ast.value) : invalidDate()),
@@ -52,12 +54,14 @@ function enumResolvers(typeDefs: string[]): Record<string, Record<string, string
 export function buildSchema(): GraphQLSchema {
   const typeDefs = loadTypeDefs();
   const resolvers: Resolvers[] = [
-    { DateTime, JSON: JSONResolver, ...enumResolvers(typeDefs) } as Resolvers,
+    // The SDL's docstrings describe the scalars; the resolvers only parse and serialize.
+    { DateTime, JSON: new GraphQLScalarType({ ...JSONResolver.toConfig(), description: 'Any JSON value.', specifiedByURL: null }), ...enumResolvers(typeDefs) } as Resolvers,
     tenancyResolvers,
     catalogResolvers,
     inferenceResolvers,
     routingResolvers,
     auditResolvers,
+    coverageResolvers,
   ];
   return makeExecutableSchema({ typeDefs, resolvers: resolvers as never, resolverValidationOptions: { requireResolversToMatchSchema: 'error' } });
 }

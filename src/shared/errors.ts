@@ -66,6 +66,17 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
+  // Apollo's own request errors (a persisted-query hash that does not match, …) carry a 4xx status but no code.
+  const status = (error as { extensions?: { http?: { status?: unknown } } } | null)?.extensions?.http?.status;
+  if (!original && isGraphQLError(error) && typeof status === 'number' && status >= 400 && status < 500) {
+    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_REQUEST' } };
+  }
+  // SQLSTATE class 22 (data exception: NUL in text, a malformed uuid, a date out of range) means a
+  // value from the request reached SQL that the database cannot hold: the client's fault, said without SQL.
+  const sqlState = (original as { code?: unknown } | null)?.code;
+  if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState)) {
+    return { message: 'A value in the request cannot be used (invalid characters, or out of range).', locations: formatted.locations, path: formatted.path, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
   return {
     message: 'Internal server error.',
     locations: formatted.locations,

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ApolloServerPlugin, GraphQLRequestContext, HTTPGraphQLRequest } from '@apollo/server';
+import { getOperationAST } from 'graphql';
 import type { Logger } from 'pino';
 import type { Context } from '../context.js';
 import { ErrorCode } from './errors.js';
@@ -52,16 +53,26 @@ function distinct(codes: Array<string | null>): string[] {
   return [...new Set(codes.map((c) => c ?? ErrorCode.INTERNAL_SERVER_ERROR))];
 }
 
-/** The operation name of a request that never got parsed: from `operationName`, else the document's first named operation. */
-function operationNameOf(http: HTTPGraphQLRequest | undefined): string | null {
+/** The operation name of a request whose document was never parsed: `operationName`, else the first named operation in the text. */
+function unparsedOperationName(operationName: unknown, query: unknown): string | null {
+  if (typeof operationName === 'string' && operationName !== '') return operationName.slice(0, 100);
+  if (typeof query !== 'string') return null;
+  return /\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(query.slice(0, 10_000))?.[1] ?? null;
+}
+
+function httpOperationName(http: HTTPGraphQLRequest | undefined): string | null {
   if (!http) return null;
   const params = new URLSearchParams(http.search);
   const body = (typeof http.body === 'object' && http.body !== null ? http.body : {}) as { operationName?: unknown; query?: unknown };
-  const named = body.operationName ?? params.get('operationName');
-  if (typeof named === 'string' && named !== '') return named.slice(0, 100);
-  const query = body.query ?? params.get('query');
-  if (typeof query !== 'string') return null;
-  return /\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(query.slice(0, 10_000))?.[1] ?? null;
+  return unparsedOperationName(body.operationName ?? params.get('operationName'), body.query ?? params.get('query'));
+}
+
+/** The operation, also for requests that failed validation (parsed, not resolved) or parsing (named from the text). */
+function operationOf(rc: GraphQLRequestContext<Context>): { name: string | null; type: string | null } {
+  if (rc.operation) return { name: rc.operationName ?? null, type: rc.operation.operation };
+  const op = rc.document ? getOperationAST(rc.document, rc.request.operationName) : null;
+  if (op) return { name: op.name?.value ?? null, type: op.operation };
+  return { name: unparsedOperationName(rc.request.operationName, rc.request.query), type: null };
 }
 
 function internalErrorOf(rc: GraphQLRequestContext<Context>): RequestLogLine['internalError'] {
@@ -92,7 +103,7 @@ export function createLoggingPlugin(logger: Logger): ApolloServerPlugin<Context>
       requestId: scope.requestId,
       tenantId: null,
       agentId: null,
-      operationName: operationNameOf(scope.http),
+      operationName: httpOperationName(scope.http),
       operationType: null,
       httpStatus: status,
       durationMs: elapsed(scope.startedAt),
@@ -115,12 +126,13 @@ export function createLoggingPlugin(logger: Logger): ApolloServerPlugin<Context>
           const sent = body.kind === 'single' ? body.singleResult.errors : rc.errors;
           const errorCodes = sent?.length ? distinct(sent.map(codeOf)) : undefined;
           const internalError = errorCodes?.includes(ErrorCode.INTERNAL_SERVER_ERROR) ? internalErrorOf(rc) : undefined;
+          const operation = operationOf(rc);
           emit(contextValue.deps.logger, {
             requestId: contextValue.requestId,
             tenantId: contextValue.viewer.tenantId,
             agentId: contextValue.viewer.agentId,
-            operationName: rc.operationName ?? rc.request.operationName ?? null,
-            operationType: rc.operation?.operation ?? null,
+            operationName: operation.name,
+            operationType: operation.type,
             httpStatus: rc.response.http.status ?? 200,
             durationMs: elapsed(startedAt),
             outcome: errorCodes ? 'error' : 'ok',

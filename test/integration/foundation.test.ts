@@ -29,7 +29,7 @@ describe('migrations', () => {
     try {
       const migrator = orm.getMigrator();
       expect((await migrator.up()).map((m) => m.name)).toEqual(migrationsList.map((m) => m.name));
-      expect(await tables()).toEqual(['agent', 'api_key', 'audit_chain_head', 'audit_event', 'inference', 'model', 'provider', 'routing_policy', 'tenant', 'user']);
+      expect(await tables()).toEqual(['agent', 'api_key', 'audit_chain_head', 'audit_event', 'cell_coverage_day', 'cell_coverage_total', 'inference', 'model', 'policy_version_day', 'provider', 'routing_policy', 'tenant', 'user']);
       const enums = async () => (await db.query(`select typname from pg_type where typname like 'inference_task_type%' order by 1`)).rows.map((r) => r.typname);
       expect(await enums()).toEqual(['inference_task_type', 'inference_task_type_source']);
 
@@ -39,7 +39,7 @@ describe('migrations', () => {
       expect((await db.query(`select 1 from pg_proc where proname = 'audit_event_refuse_change'`)).rowCount).toBe(0);
 
       await migrator.up();
-      expect((await tables()).length).toBe(10);
+      expect((await tables()).length).toBe(13);
       const diff = await orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
       expect(diff.trim()).toBe('');
     } finally {

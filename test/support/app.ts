@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Options } from '@mikro-orm/postgresql';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { inject } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadEnv } from '../../src/config/env.js';
@@ -42,7 +42,7 @@ export function uniqueSlug(prefix = 't'): string {
  * The real server on a random loopback port, its own database cloned from the migrated template,
  * and providers pointed at the loopback mock (when given) through the real SDKs.
  */
-export async function startTestApp(opts: { mock?: MockProvider; classifier?: boolean; env?: Record<string, string>; dbUrl?: string; ormOptions?: Partial<Options> } = {}): Promise<TestApp> {
+export async function startTestApp(opts: { mock?: MockProvider; classifier?: boolean; env?: Record<string, string>; dbUrl?: string; ormOptions?: Partial<Options>; logger?: Logger } = {}): Promise<TestApp> {
   const dbUrl = opts.dbUrl ?? (await createTestDatabase(inject('pgUrl')));
   const providerEnv: Record<string, string> = opts.mock
     ? {
@@ -57,7 +57,7 @@ export async function startTestApp(opts: { mock?: MockProvider; classifier?: boo
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ainfera-test-data-'));
   const env = loadEnv({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: dbUrl, DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...providerEnv, ...opts.env });
   if (opts.mock && opts.classifier === false) env.classifier = null;
-  const app = await startApp(env, pino({ level: 'silent' }), { seedDemo: false, ormOptions: opts.ormOptions });
+  const app = await startApp(env, opts.logger ?? pino({ level: 'silent' }), { seedDemo: false, ormOptions: opts.ormOptions });
   const port = (app.server.http.address() as AddressInfo).port;
   const baseUrl = `http://127.0.0.1:${port}`;
   const url = `${baseUrl}/graphql`;

@@ -112,6 +112,10 @@ export interface MockProvider {
   script(rule: MockRule): void;
   /** Clear rules and recorded calls. */
   reset(): void;
+  /** Open TCP connections to the mock right now (idle keep-alive ones included). */
+  connections(): Promise<number>;
+  /** Requests received whose response has not ended and whose connection is still open. */
+  inFlight(): number;
   /** Close the server and destroy open sockets (hanging requests end with a connection error). */
   close(): Promise<void>;
 }
@@ -304,6 +308,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
   const timers = new Set<NodeJS.Timeout>();
   let seq = 0;
   let closed = false;
+  let inFlight = 0;
 
   const later = (ms: number, fn: () => void): void => {
     const t = setTimeout(() => {
@@ -543,6 +548,8 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
   };
 
   const server = http.createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
     let raw = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => {
@@ -590,6 +597,12 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     reset(): void {
       rules = [];
       calls.length = 0;
+    },
+    connections(): Promise<number> {
+      return new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    },
+    inFlight(): number {
+      return inFlight;
     },
     close(): Promise<void> {
       if (closed) return Promise.resolve();

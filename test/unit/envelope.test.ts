@@ -293,3 +293,23 @@ describe('verifyEvents', () => {
     expect(truncated.headHash).not.toBe(base[9].hash);
   });
 });
+
+describe('envelopeHashParts (the hash the database finishes inside the append statement)', () => {
+  it('rebuilds exactly the JCS hash for any payload, seq and prevHash', async () => {
+    const { envelopeHashParts, eventHash } = await import('../../src/modules/audit/envelope.js');
+    const { sha256Hex } = await import('../../src/shared/hashing.js');
+    const payloads = [
+      {},
+      { costUsd: '0.000021', usage: { outputTokens: 12, inputTokens: 3 }, attempts: [{ model: 'm', outcome: 'succeeded', latencyMs: 0 }] },
+      { text: 'é ü 中文 😀 "quoted" \\ back\nslash\t\u0001', nested: { z: null, a: [1, -2, 3.5, true, false] } },
+      { '\u00e9': 1, e: 2, '\ud83d\ude00': 3, '10': 4, '9': 5 },
+    ];
+    for (const [i, payload] of payloads.entries()) {
+      for (const [seq, prevHash] of [[1, '0'.repeat(64)], [123456, 'ab'.repeat(32)]] as const) {
+        const e = { v: 1, chain: '7b0f8f3e-2c1a-4d5e-9f60-0a1b2c3d4e5f', type: i % 2 ? 'inference.failed' : 'inference.routed', occurredAt: '2026-11-25T19:08:04.123Z', payload };
+        const { prefix, suffix } = envelopeHashParts(e);
+        expect(sha256Hex(`${prefix}${prevHash}","seq":${seq}${suffix}`)).toBe(eventHash({ ...e, seq, prevHash }));
+      }
+    }
+  });
+});

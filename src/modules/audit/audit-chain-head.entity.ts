@@ -11,4 +11,8 @@ export class AuditChainHead {
 
   @Property({ type: 'character', length: 64 })
   hash!: string;
+
+  /** The hash the head had before the last append (the new event's prev_hash), set by the same upsert. */
+  @Property({ type: 'character', length: 64, default: '0000000000000000000000000000000000000000000000000000000000000000' })
+  prevHash!: string;
 }

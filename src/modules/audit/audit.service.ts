@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AuditEvent } from './audit-event.entity.js';
 import type { AuditSigner, Checkpoint } from './signing.js';
-import { ENVELOPE_VERSION, eventHash, type StoredEvent, verifyEvents, ZERO_HASH } from './envelope.js';
+import { ENVELOPE_VERSION, envelopeHashParts, type StoredEvent, verifyEvents, ZERO_HASH } from './envelope.js';
 
 /** What `auditChain` resolves to: the chain id, read lazily field by field. */
 export interface ChainView {
@@ -15,31 +15,42 @@ export interface ChainVerification {
   reason: string | null;
 }
 
+/** A data-modifying CTE (`with row as (… returning …)`) whose rows the audit event records. */
+export interface RowCte {
+  sql: string;
+  params: unknown[];
+}
+
 /**
- * Append one event to a tenant's chain inside the caller's transaction. The head row is locked
- * (upsert … returning) so appends to one chain serialize; UNIQUE (chain, seq) and
- * UNIQUE (chain, prev_hash) turn any fork into an error even if the lock were bypassed.
+ * One statement that writes a row (the `row` CTE) and appends its audit event to the tenant's
+ * chain — atomic on its own, so the row and the event commit together or not at all. The upsert
+ * on the chain head locks it, so appends to one chain serialize; the database finishes the
+ * SHA-256 of the envelope from the JCS text around the head's hash and seq
+ * (envelopeHashParts), and UNIQUE (chain, seq) / UNIQUE (chain, prev_hash) turn any fork into an
+ * error even if the lock were bypassed. Returns no row when the `row` CTE wrote none.
  */
-export async function appendAuditEvent(
-  tx: EntityManager,
+export function appendWithRow(
+  row: RowCte,
   event: { chain: string; type: string; occurredAt: string; payload: Record<string, unknown> },
-): Promise<{ seq: number; hash: string }> {
-  const [head] = await tx.execute<{ seq: number; hash: string }[]>(
-    `/* lockChainHead */ insert into audit_chain_head (chain, seq, hash) values (?, 0, ?)
-     on conflict (chain) do update set chain = excluded.chain returning seq, hash`,
-    [event.chain, ZERO_HASH],
-  );
-  const seq = head.seq + 1;
-  const envelope = { v: ENVELOPE_VERSION, chain: event.chain, seq, type: event.type, occurredAt: event.occurredAt, payload: event.payload, prevHash: head.hash };
-  const hash = eventHash(envelope);
-  await tx.execute(
-    `/* appendAuditEvent */ with e as (
-       insert into audit_event (chain, seq, v, type, occurred_at, payload, prev_hash, hash) values (?, ?, ?, ?, ?, ?::jsonb, ?, ?)
-       returning chain, seq, hash)
-     update audit_chain_head h set seq = e.seq, hash = e.hash from e where h.chain = e.chain`,
-    [event.chain, seq, ENVELOPE_VERSION, event.type, event.occurredAt, JSON.stringify(event.payload), head.hash, hash],
-  );
-  return { seq, hash };
+): { sql: string; params: unknown[] } {
+  const { prefix, suffix } = envelopeHashParts({ v: ENVELOPE_VERSION, chain: event.chain, type: event.type, occurredAt: event.occurredAt, payload: event.payload });
+  const hashOf = (prev: string, seq: string) => `encode(sha256(convert_to(?::text || ${prev} || '","seq":' || (${seq})::text || ?::text, 'UTF8')), 'hex')`;
+  const sql = `/* appendAuditEvent */ ${row.sql},
+    head as (
+      insert into audit_chain_head as h (chain, seq, hash, prev_hash)
+      select ?::uuid, 1, ${hashOf('?::text', '1')}, ? from row
+      on conflict (chain) do update set seq = h.seq + 1, prev_hash = h.hash, hash = ${hashOf('h.hash', 'h.seq + 1')}
+      returning seq, hash, prev_hash)
+    insert into audit_event (chain, seq, v, type, occurred_at, payload, prev_hash, hash)
+    select ?::uuid, seq, ?, ?, ?, ?::jsonb, prev_hash, hash from head
+    returning seq, hash`;
+  const params = [
+    ...row.params,
+    event.chain, prefix, ZERO_HASH, suffix, ZERO_HASH,
+    prefix, suffix,
+    event.chain, ENVELOPE_VERSION, event.type, event.occurredAt, JSON.stringify(event.payload),
+  ];
+  return { sql, params };
 }
 
 export async function chainHead(em: EntityManager, chain: string): Promise<{ seq: number; hash: string } | null> {

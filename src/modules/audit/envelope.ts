@@ -2,7 +2,7 @@
  * The audit envelope (DESIGN §5): how one event is hashed and how a chain is verified.
  * Pure, so the same code checks the database, an API export, or a test fixture.
  */
-import { jcsHash } from '../../shared/hashing.js';
+import { jcs, jcsHash } from '../../shared/hashing.js';
 
 /** prevHash of the first event of every chain. */
 export const ZERO_HASH = '0'.repeat(64);
@@ -56,6 +56,21 @@ export function eventHash(e: AuditEnvelope): string {
     default:
       throw new Error(`unsupported audit envelope version ${String(e.v)}`);
   }
+}
+
+/**
+ * The v1 envelope's JCS text around its two chain-dependent values, so the database can finish
+ * the hash inside the appending statement (where it knows the head):
+ *   hash = sha256(prefix + prevHash + '","seq":' + seq + suffix).
+ * JCS orders the keys chain, occurredAt, payload, prevHash, seq, type, v, and prevHash (64 hex)
+ * and seq (an integer) have exactly one canonical spelling, so the split text is exact JCS.
+ */
+export function envelopeHashParts(e: Omit<AuditEnvelope, 'seq' | 'prevHash'>): { prefix: string; suffix: string } {
+  if (e.v !== 1) throw new Error(`unsupported audit envelope version ${String(e.v)}`);
+  return {
+    prefix: `{"chain":${jcs(e.chain)},"occurredAt":${jcs(e.occurredAt)},"payload":${jcs(e.payload)},"prevHash":"`,
+    suffix: `,"type":${jcs(e.type)},"v":1}`,
+  };
 }
 
 /** The envelope with its hash attached, ready to store. */

@@ -13,6 +13,11 @@ import { Tenant } from '../tenancy/tenant.entity.js';
  * commit or roll back with the write that caused them. The application only reads them.
  *
  * Days are UTC days of `inference.created_at`.
+ *
+ * Why rollups rather than an index-only scan: even index-only, the raw aggregate reads one index
+ * entry per inference, so its cost grows with the user's history (≈0.5 s at 1M rows of one user),
+ * while the rollups answer in well under a millisecond of database time at any size
+ * (bench/coverage.bench.ts, bench/results/coverage.md).
  */
 
 /** Per agent × cell, all time: answers `cellCoverage` without `since`. */

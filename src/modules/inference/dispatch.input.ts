@@ -12,6 +12,7 @@ export const LIMITS = {
   maxTokens: 64_000,
   idempotencyKeyChars: 255,
   metadataBytes: 16 * 1024,
+  metadataDepth: 32,
   maxLatencyMs: 600_000,
 } as const;
 
@@ -33,15 +34,46 @@ export interface DispatchRequest {
 }
 
 const PRINTABLE = /^[\x21-\x7e]+$/;
+/** PostgreSQL text and jsonb cannot hold NUL, and jsonb refuses unpaired UTF-16 surrogates. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** How deep a JSON value nests, counted without recursion (a deep enough value would overflow the stack). */
+function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    max = Math.max(max, depth + 1);
+    for (const item of Array.isArray(v) ? v : Object.values(v)) stack.push([item, depth + 1]);
+  }
+  return max;
+}
+
+/** Refuse text the database cannot store up front, rather than fail after the provider was paid. */
+function requireStorable(field: string, value: unknown): void {
+  const stack = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (UNSTORABLE.test(v)) throw badInput(field, 'must not contain NUL characters or unpaired UTF-16 surrogates.');
+    } else if (Array.isArray(v)) stack.push(...v);
+    else if (v && typeof v === 'object') for (const [k, item] of Object.entries(v)) stack.push(k, item);
+  }
+}
 
 /** Check every bound, naming the field at fault; nothing is written before this passes. */
 export function parseDispatchInput(input: DispatchInferenceInput): DispatchRequest {
   if (typeof input.model !== 'string' || input.model.trim() === '') throw badInput('input.model', 'must be "ainfera-auto" or a model slug.');
   if (input.messages.length < 1 || input.messages.length > LIMITS.messages) throw badInput('input.messages', `must hold 1 to ${LIMITS.messages} messages.`);
+  requireStorable('input.model', input.model);
   input.messages.forEach((m, i) => {
     if (m.content.length > LIMITS.contentChars) throw badInput(`input.messages[${i}].content`, `must be at most ${LIMITS.contentChars} characters.`);
+    requireStorable(`input.messages[${i}].content`, m.content);
   });
   if (input.system != null && input.system.length > LIMITS.systemChars) throw badInput('input.system', `must be at most ${LIMITS.systemChars} characters.`);
+  requireStorable('input.system', input.system);
+  requireStorable('input.agentId', input.agentId);
   if (input.maxTokens != null && (input.maxTokens < 1 || input.maxTokens > LIMITS.maxTokens)) throw badInput('input.maxTokens', `must be between 1 and ${LIMITS.maxTokens}.`);
   if (input.temperature != null && !(input.temperature >= 0 && input.temperature <= 2)) throw badInput('input.temperature', 'must be between 0 and 2.');
   const c = input.constraints;
@@ -51,6 +83,8 @@ export function parseDispatchInput(input: DispatchInferenceInput): DispatchReque
     throw badInput('input.idempotencyKey', `must be 1 to ${LIMITS.idempotencyKeyChars} printable ASCII characters without spaces.`);
   }
   if (input.metadata !== undefined && input.metadata !== null) {
+    // Before anything recursive (canonical JSON, the request hash) walks it.
+    if (jsonDepth(input.metadata) > LIMITS.metadataDepth) throw badInput('input.metadata', `must nest at most ${LIMITS.metadataDepth} levels deep.`);
     let size: number;
     try {
       size = Buffer.byteLength(jcs(input.metadata));
@@ -58,6 +92,7 @@ export function parseDispatchInput(input: DispatchInferenceInput): DispatchReque
       throw badInput('input.metadata', 'must be plain JSON.');
     }
     if (size > LIMITS.metadataBytes) throw badInput('input.metadata', `must be at most ${LIMITS.metadataBytes} bytes of JSON.`);
+    requireStorable('input.metadata', input.metadata);
   }
 
   const messages = input.messages.map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }));
@@ -84,11 +119,8 @@ export function parseDispatchInput(input: DispatchInferenceInput): DispatchReque
 /** An absent field and an explicit null mean the same request, so they fingerprint the same. */
 function dropNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(dropNulls);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = dropNulls(v);
-    return out;
-  }
+  // fromEntries defines own properties: a "__proto__" key in metadata stays a key, never a prototype.
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => (v !== null && v !== undefined ? [[k, dropNulls(v)]] : [])));
   return value;
 }
 

@@ -12,6 +12,7 @@ import { AUTO_MODEL, type DispatchRequest, parseDispatchInput } from './dispatch
 import { claimIdempotencyKey, releaseClaim, upstreamUnavailable } from './idempotency.js';
 import { type Inference, InferenceStatus, RoutingMode } from './inference.entity.js';
 import { persistDispatch } from './inference.repository.js';
+import { isUuid } from './inference.service.js';
 
 export interface AttemptRecord {
   model: string;
@@ -60,7 +61,7 @@ async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise
   const id = randomUUID();
   let claimed = false;
   if (request.idempotencyKey !== null) {
-    const gate = await claimIdempotencyKey(em, { id, tenantId: viewer.tenantId, agentId, request, routingMode, createdAt });
+    const gate = await claimIdempotencyKey(em, { id, tenantId: viewer.tenantId, agentId, request, routingMode, createdAt, leaseMs: deps.env.idempotencyLeaseMs });
     if (gate.kind === 'replay') return { inference: gate.inference, replayed: true };
     claimed = true;
   }
@@ -107,7 +108,7 @@ async function resolveAgent(ctx: Context, requested: string | null): Promise<str
     return viewer.agentId;
   }
   if (requested === null) throw badInput('input.agentId', 'is required when dispatching with a user key.');
-  const agent = await ctx.loaders.tenancy.agentById.load(requested);
+  const agent = isUuid(requested) ? await ctx.loaders.tenancy.agentById.load(requested) : null;
   if (!agent) throw badInput('input.agentId', 'no such agent.');
   return agent.id;
 }

@@ -8,7 +8,7 @@ export function upstreamUnavailable(inference: Inference, replayed = false): App
   return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, inference.error?.message ?? 'No provider could answer.', { inferenceId: inference.id, ...(replayed ? { replayed: true } : {}) });
 }
 
-/** How long a pending claim holds its key; after that a crashed owner no longer blocks retries. */
+/** How long a pending claim holds its key by default (IDEMPOTENCY_LEASE_MS); after that a crashed owner no longer blocks retries. */
 export const LEASE_MS = 5 * 60_000;
 
 export type GateResult = { kind: 'claimed' } | { kind: 'replay'; inference: Inference };
@@ -19,14 +19,15 @@ export type GateResult = { kind: 'claimed' } | { kind: 'replay'; inference: Infe
  */
 export async function claimIdempotencyKey(
   em: EntityManager,
-  c: { id: string; tenantId: string; agentId: string; request: DispatchRequest; routingMode: RoutingMode; createdAt: Date },
+  c: { id: string; tenantId: string; agentId: string; request: DispatchRequest; routingMode: RoutingMode; createdAt: Date; leaseMs?: number },
 ): Promise<GateResult> {
   const key = c.request.idempotencyKey;
+  const leaseMs = c.leaseMs ?? LEASE_MS;
   const inserted = await em.execute<{ id: string }[]>(
     `/* claimIdempotencyKey */ insert into inference (id, created_at, tenant_id, agent_id, requested_model, routing_mode, status, request_payload, request_hash, idempotency_key, lease_expires_at)
      values (?, ?, ?, ?, ?, ?, 'pending', ?::jsonb, ?, ?, ?)
      on conflict (tenant_id, agent_id, idempotency_key) do nothing returning id`,
-    [c.id, c.createdAt, c.tenantId, c.agentId, c.request.model, c.routingMode, JSON.stringify(storedRequest(c.request)), c.request.requestHash, key, new Date(Date.now() + LEASE_MS)],
+    [c.id, c.createdAt, c.tenantId, c.agentId, c.request.model, c.routingMode, JSON.stringify(storedRequest(c.request)), c.request.requestHash, key, new Date(Date.now() + leaseMs)],
   );
   if (inserted.length === 1) return { kind: 'claimed' };
 
@@ -41,7 +42,7 @@ export async function claimIdempotencyKey(
   // Pending: still running, or left by a crash. Take it over only once its lease has lapsed.
   const taken = await em.execute<{ id: string }[]>(
     `/* takeOverStaleClaim */ update inference set id = ?, created_at = ?, lease_expires_at = ? where id = ? and status = 'pending' and lease_expires_at < now() returning id`,
-    [c.id, c.createdAt, new Date(Date.now() + LEASE_MS), existing.id],
+    [c.id, c.createdAt, new Date(Date.now() + leaseMs), existing.id],
   );
   if (taken.length === 1) return { kind: 'claimed' };
   throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'The first request with this idempotency key is still running; retry shortly.', { retryable: true });

@@ -28,6 +28,11 @@ export enum RoutingMode {
   name: 'inference_policy_version_idx',
   expression: 'create index "inference_policy_version_idx" on "inference" ("policy_version", "created_at") where "policy_version" is not null',
 })
+// Coverage reads the partial first day of a `since` window raw, index-only (coverage.service.ts).
+@Index({
+  name: 'inference_coverage_idx',
+  expression: 'create index "inference_coverage_idx" on "inference" ("agent_id", "created_at") include ("cell", "policy_version") where "cell" is not null',
+})
 @Unique({ name: 'inference_idempotency_key_unique', properties: ['tenant', 'agent', 'idempotencyKey'] })
 export class Inference extends BaseEntity {
   @ManyToOne({ entity: () => Tenant, ref: true, deleteRule: 'cascade' })

@@ -2,7 +2,7 @@ import { ref } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError, ErrorCode } from '../../shared/errors.js';
 import type { Metrics } from '../../shared/metrics.js';
-import { appendAuditEvent } from '../audit/audit.service.js';
+import { appendWithRow, type RowCte } from '../audit/audit.service.js';
 import { formatOccurredAt } from '../audit/envelope.js';
 import { Model } from '../catalog/model.entity.js';
 import { Agent } from '../tenancy/agent.entity.js';
@@ -10,6 +10,7 @@ import { Tenant } from '../tenancy/tenant.entity.js';
 import { storedRequest } from './dispatch.input.js';
 import type { DispatchOutcome } from './dispatch.service.js';
 import { Inference, InferenceStatus } from './inference.entity.js';
+import { isUuid } from './inference.service.js';
 
 /** The finished inference as an entity, from what the dispatch decided. */
 function buildInference(o: DispatchOutcome): Inference {
@@ -44,29 +45,6 @@ function buildInference(o: DispatchOutcome): Inference {
   return inf;
 }
 
-/** What a claimed (pending) row gains when the dispatch finishes. */
-function finalColumns(inf: Inference) {
-  return {
-    status: inf.status,
-    model: inf.model,
-    responsePayload: inf.responsePayload,
-    outputText: inf.outputText,
-    inputTokens: inf.inputTokens,
-    outputTokens: inf.outputTokens,
-    costUsd: inf.costUsd,
-    latencyMs: inf.latencyMs,
-    providerLatencyMs: inf.providerLatencyMs,
-    attempts: inf.attempts,
-    error: inf.error,
-    taskType: inf.taskType,
-    taskTypeSource: inf.taskTypeSource,
-    policyVersion: inf.policyVersion,
-    cell: inf.cell,
-    constraintBand: inf.constraintBand,
-    completedAt: inf.completedAt,
-    leaseExpiresAt: null,
-  };
-}
 
 /** The audit payload: the §16 fields and every attempt; no prompt text (the request hash stands for it), no secrets. */
 function auditPayload(o: DispatchOutcome, inf: Inference): Record<string, unknown> {
@@ -90,32 +68,81 @@ function auditPayload(o: DispatchOutcome, inf: Inference): Record<string, unknow
   };
 }
 
+/** The finished inference's columns, in one order for both the insert and the claimed-row update. */
+function finalColumns(inf: Inference): Array<[column: string, value: unknown, cast?: string]> {
+  return [
+    ['status', inf.status],
+    ['model_id', inf.model?.id ?? null, 'uuid'],
+    ['response_payload', inf.responsePayload === null ? null : JSON.stringify(inf.responsePayload), 'jsonb'],
+    ['output_text', inf.outputText],
+    ['input_tokens', inf.inputTokens, 'int'],
+    ['output_tokens', inf.outputTokens, 'int'],
+    ['cost_usd', inf.costUsd, 'numeric'],
+    ['latency_ms', inf.latencyMs, 'int'],
+    ['provider_latency_ms', inf.providerLatencyMs, 'int'],
+    ['attempts', JSON.stringify(inf.attempts), 'jsonb'],
+    ['error', inf.error === null ? null : JSON.stringify(inf.error), 'jsonb'],
+    ['task_type', inf.taskType, 'inference_task_type'],
+    ['task_type_source', inf.taskTypeSource, 'inference_task_type_source'],
+    ['policy_version', inf.policyVersion],
+    ['cell', inf.cell],
+    ['constraint_band', inf.constraintBand],
+    ['completed_at', inf.completedAt, 'timestamptz'],
+    ['lease_expires_at', null, 'timestamptz'],
+  ];
+}
+
+const placeholder = ([, , cast]: [string, unknown, string?]) => (cast ? `?::${cast}` : '?');
+
+/** The `row` CTE: insert the finished inference, or finish the pending row of a claimed idempotency key. */
+function inferenceRow(inf: Inference, claimed: boolean): RowCte {
+  const cols = finalColumns(inf);
+  if (claimed) {
+    return {
+      sql: `with row as (update inference set ${cols.map((c) => `${c[0]} = ${placeholder(c)}`).join(', ')} where id = ? and status = 'pending' returning id)`,
+      params: [...cols.map((c) => c[1]), inf.id],
+    };
+  }
+  const identity: Array<[string, unknown, string?]> = [
+    ['id', inf.id, 'uuid'],
+    ['created_at', inf.createdAt, 'timestamptz'],
+    ['tenant_id', inf.tenant.id, 'uuid'],
+    ['agent_id', inf.agent.id, 'uuid'],
+    ['requested_model', inf.requestedModel],
+    ['routing_mode', inf.routingMode],
+    ['request_payload', JSON.stringify(inf.requestPayload), 'jsonb'],
+    ['idempotency_key', inf.idempotencyKey],
+    ['request_hash', inf.requestHash],
+  ];
+  const all = [...identity, ...cols];
+  return {
+    sql: `with row as (insert into inference (${all.map((c) => c[0]).join(', ')}) values (${all.map(placeholder).join(', ')}) returning id)`,
+    params: all.map((c) => c[1]),
+  };
+}
+
 /**
- * The inference row (all four §16 fields) and its audit event commit in one transaction, or
- * neither does. A claimed idempotency key turns the pending row into the final one.
+ * The inference row (all four §16 fields) and its audit event are written by ONE statement
+ * (appendWithRow), so they commit together or not at all, in a single round trip. A claimed
+ * idempotency key turns its pending row into the final one.
  */
 export async function persistDispatch(em: EntityManager, o: DispatchOutcome, claimed: boolean, metrics?: Metrics): Promise<Inference> {
   const inf = buildInference(o);
-  await em.transactional(async (tx) => {
-    if (claimed) {
-      const updated = await tx.nativeUpdate(Inference, { id: o.id, status: InferenceStatus.PENDING }, finalColumns(inf));
-      if (updated !== 1) throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'Another request took over this idempotency key; retry to read its result.', { retryable: true });
-    } else {
-      await tx.insert(inf);
-    }
-    const appended = metrics?.chainAppendDuration.startTimer();
-    await appendAuditEvent(tx, {
-      chain: o.tenantId,
-      type: inf.status === InferenceStatus.SUCCEEDED ? 'inference.routed' : 'inference.failed',
-      occurredAt: formatOccurredAt(inf.completedAt ?? new Date()),
-      payload: auditPayload(o, inf),
-    });
-    appended?.();
+  const { sql, params } = appendWithRow(inferenceRow(inf, claimed), {
+    chain: o.tenantId,
+    type: inf.status === InferenceStatus.SUCCEEDED ? 'inference.routed' : 'inference.failed',
+    occurredAt: formatOccurredAt(inf.completedAt ?? new Date()),
+    payload: auditPayload(o, inf),
   });
+  const appended = metrics?.chainAppendDuration.startTimer();
+  const rows = await em.execute<{ seq: number }[]>(sql, params);
+  appended?.();
+  if (rows.length !== 1) throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'Another request took over this idempotency key; retry to read its result.', { retryable: true });
   return inf;
 }
 
 /** One inference of a tenant; another tenant's looks absent. */
 export async function findInference(em: EntityManager, tenantId: string, id: string): Promise<Inference | null> {
+  if (!isUuid(id)) return null;
   return em.findOne(Inference, { id, tenant: tenantId }, { exclude: ['requestPayload'] as never });
 }

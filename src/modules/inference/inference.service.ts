@@ -14,6 +14,13 @@ export interface InferencePage {
 export const DEFAULT_PAGE = 20;
 export const MAX_PAGE = 100;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are UUIDs; anything else names nothing (and must never reach a uuid column, where it is an SQL error). */
+export function isUuid(id: unknown): id is string {
+  return typeof id === 'string' && UUID.test(id);
+}
+
 export function encodeCursor(inf: Inference): string {
   return Buffer.from(`${inf.createdAt.toISOString()}|${inf.id}`).toString('base64url');
 }
@@ -21,7 +28,8 @@ export function encodeCursor(inf: Inference): string {
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw badInput('after', 'is not a cursor from this list.');
+  const year = createdAt.getUTCFullYear();
+  if (!isUuid(id) || Number.isNaN(year) || year < 1 || year > 9999) throw badInput('after', 'is not a cursor from this list.');
   return { createdAt, id };
 }
 
@@ -42,7 +50,10 @@ export async function listInferences(
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput('first', `must be between 1 and ${MAX_PAGE}.`);
   const f = args.filter ?? {};
   const where: FilterQuery<Inference> & Record<string, unknown> = { tenant: tenantId };
-  if (f.agentId) where.agent = f.agentId;
+  if (f.agentId) {
+    if (!isUuid(f.agentId)) return { nodes: [], hasNextPage: false };
+    where.agent = f.agentId;
+  }
   if (f.status) where.status = f.status as InferenceStatus;
   if (f.taskType) where.taskType = f.taskType;
   if (f.model) {

@@ -1,10 +1,11 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
-import { User } from './user.entity.js';
+import { HANDLE_PATTERN, User } from './user.entity.js';
 
 export const tenancyResolvers: Resolvers = {
   Query: {
     viewer: (_, __, { viewer }) => viewer,
-    user: (_, { handle }, { em, viewer }) => em.findOne(User, { handle: handle.toLowerCase(), tenant: viewer.tenantId }),
+    // A string no handle can match names nobody (and a NUL in it would be an SQL error, not an absence).
+    user: (_, { handle }, { em, viewer }) => (HANDLE_PATTERN.test(handle.toLowerCase()) ? em.findOne(User, { handle: handle.toLowerCase(), tenant: viewer.tenantId }) : null),
   },
   Viewer: {
     tenant: async (v, _, { loaders }) => (await loaders.tenancy.tenantById.load(v.tenantId))!,
