@@ -1,0 +1,67 @@
+import canonicalize from 'canonicalize';
+import { describe, expect, it } from 'vitest';
+import { jcs } from '../../src/shared/hashing.js';
+
+/** A small seeded PRNG, so a failure names a reproducible case. */
+function prng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ALPHABET = ['a', 'Z', '0', ' ', '"', '\\', '\n', '\t', '\u0000', '\u001f', '\u007f', 'é', 'ß', '中', '\u2028', '\u2029', '😀', '\ud83d\ude00', '€', '\ufeff', '/', '<'];
+
+function generate(rand: () => number, depth: number): unknown {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)];
+  const str = () => Array.from({ length: Math.floor(rand() * 8) }, () => pick(ALPHABET)).join('');
+  const kind = depth > 3 ? Math.floor(rand() * 4) : Math.floor(rand() * 6);
+  switch (kind) {
+    case 0:
+      return str();
+    case 1:
+      return pick([0, -0, 1, -1, 0.1, 1e21, 1e-7, 123456789.123, -5e-324, 1.7976931348623157e308, 2 ** 53, 333333333.33333329, rand() * 1e6 - 5e5, Math.floor(rand() * 1e9)]);
+    case 2:
+      return pick([true, false, null]);
+    case 3:
+      return str();
+    case 4:
+      return Array.from({ length: Math.floor(rand() * 4) }, () => generate(rand, depth + 1));
+    default: {
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(rand() * 5); i > 0; i--) o[str()] = generate(rand, depth + 1);
+      return o;
+    }
+  }
+}
+
+describe('jcs (RFC 8785)', () => {
+  it('matches the canonicalize package on 5,000 generated values', () => {
+    const rand = prng(8785);
+    for (let i = 0; i < 5000; i++) {
+      const value = generate(rand, 0);
+      expect(jcs(value), `case ${i}`).toBe(canonicalize(value));
+    }
+  });
+
+  it('passes the RFC 8785 number and ordering examples', () => {
+    expect(jcs({ numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001] })).toBe('{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}');
+    expect(jcs({ '\u20ac': 'Euro Sign', '\r': 'Carriage Return', '\ufb33': 'Hebrew Letter Dalet With Dagesh', '1': 'One', '\ud83d\ude00': 'Emoji: Grinning Face', '\u0080': 'Control', '\u00f6': 'Latin Small Letter O With Diaeresis' })).toBe(
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis","\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
+    );
+    expect(jcs(-0)).toBe('0');
+  });
+
+  it('refuses what JSON cannot carry faithfully, naming where', () => {
+    expect(() => jcs({ s: 'a\ud800' })).toThrow(/lone surrogate.*\$\.s/);
+    expect(() => jcs({ ['k\udc00']: 1 })).toThrow(/lone surrogate/);
+    expect(() => jcs({ a: [0, { b: Number.NaN }] })).toThrow(/non-finite.*\$\.a\[1\]\.b/);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => jcs(cyclic)).toThrow(/circular/);
+  });
+});
