@@ -1,0 +1,146 @@
+/**
+ * The real Ainfera server for the benchmark, in a process of its own: `startApp` on an embedded
+ * PostgreSQL under --data-dir, providers pointed at the loopback mock.
+ *
+ *   node --import tsx bench/server.ts --data-dir DIR --anthropic URL --openai URL
+ *
+ * Spawned by bench/run.ts with an IPC channel. It sends `{ type: 'ready', port, pid, dbUrl, demo }`
+ * (demo = the demo tenant's keys) once listening — on stdout instead when run by hand — and then
+ * answers control messages (`{ id, cmd, ...args }` → `{ id, ok, result }`):
+ * newTenant, queries (start/stop counting the ORM's SQL), profile (start/stop the V8 sampling
+ * profiler in-process, so the profile covers exactly a measured window), verifyChain, memory, pg, stop.
+ * Its stdout/stderr (pino logs, the ORM's query lines are NOT printed) go to a log file.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { Session } from 'node:inspector/promises';
+import type { AddressInfo } from 'node:net';
+import { startApp } from '../src/app.js';
+import { loadEnv } from '../src/config/env.js';
+import { createLogger } from '../src/logger.js';
+import { verifyChain } from '../src/modules/audit/audit.service.js';
+import { createTenant } from '../src/modules/tenancy/tenancy.service.js';
+
+function arg(name: string): string {
+  const i = process.argv.indexOf(name);
+  const v = i === -1 ? undefined : process.argv[i + 1];
+  if (!v) throw new Error(`bench/server.ts: missing ${name}`);
+  return v;
+}
+
+// The ORM's query logger: off until asked (formatting every statement costs CPU), then counted.
+// MikroORM prints `[query] <sql> [took N ms, …]` with ANSI colours.
+const ANSI = /\u001b\[[0-9;]*m/g;
+let counting = false;
+let statements: string[] = [];
+function ormLog(message: string): void {
+  if (!counting) return;
+  const line = message.replace(ANSI, '');
+  if (line.startsWith('[query] ')) statements.push(line.slice(8).replace(/ \[took .*$/, ''));
+}
+
+// Production settings, as deployed; production wants a real audit signing key, so one is made per run.
+const signingKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const env = loadEnv({
+  NODE_ENV: 'production',
+  AUDIT_SIGNING_KEY: signingKey,
+  PORT: '0',
+  HOST: '127.0.0.1',
+  DATA_DIR: arg('--data-dir'),
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  ANTHROPIC_API_KEY: 'bench-anthropic-key',
+  ANTHROPIC_BASE_URL: arg('--anthropic'),
+  OPENAI_API_KEY: 'bench-openai-key',
+  OPENAI_BASE_URL: arg('--openai'),
+  AINFERA_SIMULATOR: '0',
+});
+const logger = createLogger(env);
+const app = await startApp(env, logger, { seedDemo: true, ormOptions: { debug: false, logger: ormLog } });
+const orm = app.deps.orm;
+let session: Session | null = null;
+let tenantSeq = 0;
+
+type Msg = { id: number; cmd: string; [k: string]: unknown };
+
+async function handle(msg: Msg): Promise<unknown> {
+  switch (msg.cmd) {
+    case 'newTenant': {
+      tenantSeq++;
+      const slug = `bench-${String(msg.label ?? 't')}-${tenantSeq}-${randomBytes(3).toString('hex')}`;
+      return createTenant(orm.em.fork(), { slug, ownerHandle: `${slug}-owner` });
+    }
+    case 'queries': {
+      if (msg.action === 'start') {
+        statements = [];
+        counting = true;
+        orm.config.set('debug', ['query']); // set(), not the logger's setDebugMode: any config.set() re-syncs the logger from `debug`
+        return null;
+      }
+      counting = false;
+      orm.config.set('debug', false);
+      const out = statements;
+      statements = [];
+      return out;
+    }
+    case 'profile': {
+      if (msg.action === 'start') {
+        session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: Number(msg.intervalUs ?? 500) });
+        await session.post('Profiler.start');
+        return null;
+      }
+      if (!session) throw new Error('profiler not started');
+      const { profile } = await session.post('Profiler.stop');
+      await session.post('Profiler.disable');
+      session.disconnect();
+      session = null;
+      return profile;
+    }
+    case 'verifyChain': {
+      const t0 = performance.now();
+      const result = await verifyChain(orm.em.fork(), String(msg.chain));
+      return { ...result, ms: performance.now() - t0 };
+    }
+    case 'memory':
+      return process.memoryUsage();
+    case 'pg': {
+      const em = orm.em.fork();
+      const [version] = await em.execute<{ server_version: string }[]>('/* benchPgVersion */ show server_version');
+      const [sync] = await em.execute<{ synchronous_commit: string }[]>('/* benchPgSync */ show synchronous_commit');
+      const [fsync] = await em.execute<{ fsync: string }[]>('/* benchPgFsync */ show fsync');
+      const [buffers] = await em.execute<{ shared_buffers: string }[]>('/* benchPgBuffers */ show shared_buffers');
+      return { version: version.server_version, synchronousCommit: sync.synchronous_commit, fsync: fsync.fsync, sharedBuffers: buffers.shared_buffers };
+    }
+    case 'stop':
+      setImmediate(() => void shutdown());
+      return null;
+    default:
+      throw new Error(`unknown command ${msg.cmd}`);
+  }
+}
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  try {
+    await app.stop();
+  } finally {
+    process.exit(0);
+  }
+}
+
+process.on('message', (msg: Msg) => {
+  handle(msg).then(
+    (result) => process.send?.({ id: msg.id, ok: true, result }),
+    (err: Error) => process.send?.({ id: msg.id, ok: false, error: err.stack ?? String(err) }),
+  );
+});
+process.on('SIGTERM', () => void shutdown());
+process.on('SIGINT', () => void shutdown());
+process.on('disconnect', () => void shutdown()); // the orchestrator died: don't leave PostgreSQL behind
+
+const ready = { type: 'ready', pid: process.pid, port: (app.server.http.address() as AddressInfo).port, dbUrl: app.database.url, demo: app.demo };
+if (process.send) process.send(ready);
+else process.stdout.write(`${JSON.stringify(ready)}\n`); // run by hand: the same facts on stdout

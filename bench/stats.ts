@@ -1,0 +1,69 @@
+/** Medians of rounds: every figure in the report is the median over the rounds it was measured in. */
+import type { MeasuredLoad } from './stack.js';
+
+export function median(xs: number[]): number {
+  const a = xs.filter((x) => Number.isFinite(x)).sort((p, q) => p - q);
+  if (a.length === 0) return NaN;
+  const mid = a.length >> 1;
+  return a.length % 2 ? a[mid] : (a[mid - 1] + a[mid]) / 2;
+}
+
+export function round(x: number, digits = 2): number {
+  if (!Number.isFinite(x)) return x;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** One target over its rounds. */
+export interface RoundSummary {
+  rounds: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  throughput: number;
+  /** Summed over rounds. */
+  requests: number;
+  errors: number;
+  errorSamples: Record<string, number>;
+  /** Worst round's p99 send lag of the load generator (ms): high means the generator itself fell behind. */
+  sendLagP99: number | null;
+  /** CPU ms per successful request, per process (median of rounds). */
+  cpuMsPerRequest: Record<string, number>;
+}
+
+export function summarize(runs: MeasuredLoad[]): RoundSummary {
+  const errorSamples: Record<string, number> = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.errorSamples)) errorSamples[k] = (errorSamples[k] ?? 0) + v;
+  const procs = new Set(runs.flatMap((r) => Object.keys(r.cpuMs)));
+  const cpuMsPerRequest: Record<string, number> = {};
+  for (const p of procs) cpuMsPerRequest[p] = round(median(runs.map((r) => (r.ok ? (r.cpuMs[p] ?? NaN) / r.ok : NaN))), 3);
+  const lags = runs.map((r) => r.sendLag?.p99 ?? NaN).filter(Number.isFinite);
+  return {
+    rounds: runs.length,
+    p50: round(median(runs.map((r) => r.latency.p50))),
+    p90: round(median(runs.map((r) => r.latency.p90))),
+    p99: round(median(runs.map((r) => r.latency.p99))),
+    p999: round(median(runs.map((r) => r.latency.p999))),
+    max: round(Math.max(...runs.map((r) => r.latency.max))),
+    throughput: round(median(runs.map((r) => r.throughput)), 1),
+    requests: runs.reduce((s, r) => s + r.sent, 0),
+    errors: runs.reduce((s, r) => s + r.errors, 0),
+    errorSamples,
+    sendLagP99: lags.length ? round(Math.max(...lags)) : null,
+    cpuMsPerRequest,
+  };
+}
+
+/** Median over rounds of (a − b) for a percentile, pairing the rounds in order (rounds where either did not run are left out). */
+export function pairedDelta(a: (MeasuredLoad | null)[], b: (MeasuredLoad | null)[], key: 'p50' | 'p99'): number {
+  const n = Math.min(a.length, b.length);
+  const ds: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x && y) ds.push(x.latency[key] - y.latency[key]);
+  }
+  return round(median(ds));
+}
