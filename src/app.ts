@@ -9,6 +9,7 @@ import { initOrm, migrateUp, type Orm } from './db/orm.js';
 import { loadSigner } from './modules/audit/signing.js';
 import { CatalogSnapshot, upsertCatalog } from './modules/catalog/catalog.js';
 import { AnthropicClassifier, type Classifier, noClassifier } from './modules/routing/classifier.js';
+import { PolicyCache } from './modules/routing/routing.service.js';
 import { Tenant } from './modules/tenancy/tenant.entity.js';
 import { createTenant, type TenantKeys } from './modules/tenancy/tenancy.service.js';
 import { ProviderRegistry } from './providers/registry.js';
@@ -52,7 +53,7 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
     const providers = opts.providers ?? ProviderRegistry.fromEnv(env);
     const signer = await loadSigner({ key: env.auditSigningKey, dataDir: env.dataDir, production: env.nodeEnv === 'production' });
     const metrics = createMetrics({ pool: () => orm.em.getConnection().getKnex().client.pool as PoolStats | undefined });
-    const deps: AppDeps = { env, orm, providers, classifier, catalog, logger, signer, metrics };
+    const deps: AppDeps = { env, orm, providers, classifier, catalog, logger, signer, metrics, policies: new PolicyCache() };
     const server = await createServer(deps, { extraRoutes: (req, res) => graphiqlRoutes(req, res, { endpoint: '/graphql' }) });
     await new Promise<void>((resolve, reject) => {
       server.http.once('error', reject);

@@ -7,6 +7,7 @@ import type { AuditSigner } from './modules/audit/signing.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { CatalogSnapshot } from './modules/catalog/catalog.js';
 import type { Classifier } from './modules/routing/classifier.js';
+import type { PolicyCache } from './modules/routing/routing.service.js';
 import { authenticate, bearerToken, type Viewer } from './modules/tenancy/auth.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import type { Metrics } from './shared/metrics.js';
@@ -21,6 +22,7 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   signer: AuditSigner;
+  policies: PolicyCache;
 }
 
 /** Everything request-scoped, built in one place. */
@@ -35,5 +37,5 @@ export interface Context {
 export async function createContext(deps: AppDeps, headers: { authorization?: string; requestId?: string }): Promise<Context> {
   const em = deps.orm.em.fork() as EntityManager;
   const viewer = await authenticate(em, bearerToken(headers.authorization));
-  return { deps, em, viewer, loaders: createLoaders(em, viewer.tenantId), requestId: headers.requestId ?? randomUUID() };
+  return { deps, em, viewer, loaders: createLoaders(em, viewer.tenantId, deps.catalog), requestId: headers.requestId ?? randomUUID() };
 }

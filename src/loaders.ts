@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { CatalogSnapshot } from './modules/catalog/catalog.js';
 import { Model } from './modules/catalog/model.entity.js';
 import { Provider } from './modules/catalog/provider.entity.js';
 import { Agent } from './modules/tenancy/agent.entity.js';
@@ -10,14 +11,24 @@ import { byIdLoader, groupLoader } from './shared/loader.js';
  * Per-request DataLoaders, grouped by domain. Tenant-owned rows are fetched within the viewer's
  * tenant only, so a stray id from another tenant resolves to null.
  */
-export function createLoaders(em: EntityManager, tenantId: string) {
-  const providerById = byIdLoader((ids) => em.find(Provider, { id: { $in: [...ids] } }), (p) => p.id);
+export function createLoaders(em: EntityManager, tenantId: string, catalog: CatalogSnapshot) {
+  // The catalog is loaded at start and held in memory; only ids it does not know reach SQL.
+  const providerById = byIdLoader(
+    async (ids) => {
+      const known = ids.map((id) => catalog.providerEntity(id)).filter((p) => p !== undefined);
+      const missing = ids.filter((id) => !catalog.providerEntity(id));
+      return missing.length ? [...known, ...(await em.find(Provider, { id: { $in: missing } }))] : known;
+    },
+    (p) => p.id,
+  );
   const modelById = byIdLoader(
     async (ids) => {
-      // One statement for models and their providers; the providers prime their own loader.
-      const models = await em.find(Model, { id: { $in: [...ids] } }, { populate: ['provider'] });
-      for (const m of models) providerById.prime(m.provider.id, m.provider.getEntity());
-      return models;
+      const known = ids.map((id) => catalog.modelEntity(id)).filter((m) => m !== undefined);
+      const missing = ids.filter((id) => !catalog.modelEntity(id));
+      // One statement for unknown models and their providers; the providers prime their own loader.
+      const fetched = missing.length ? await em.find(Model, { id: { $in: missing } }, { populate: ['provider'] }) : [];
+      for (const m of fetched) providerById.prime(m.provider.id, m.provider.getEntity());
+      return [...known, ...fetched];
     },
     (m) => m.id,
   );

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { WireProtocol } from './provider.entity.js';
+import { Model } from './model.entity.js';
+import { Provider, WireProtocol } from './provider.entity.js';
 
 /** The platform catalog (DESIGN §3 and the foundation issue), upserted idempotently at start. */
 export const CATALOG = {
@@ -55,7 +56,19 @@ export interface CatalogModel {
 }
 
 export class CatalogSnapshot {
+  /** The same models and providers as entities, for the GraphQL loaders (read-only, detached). */
+  private modelEntities = new Map<string, Model>();
+  private providerEntities = new Map<string, Provider>();
+
   constructor(private readonly bySlug: ReadonlyMap<string, CatalogModel>) {}
+
+  modelEntity(id: string): Model | undefined {
+    return this.modelEntities.get(id);
+  }
+
+  providerEntity(id: string): Provider | undefined {
+    return this.providerEntities.get(id);
+  }
 
   static async load(em: EntityManager): Promise<CatalogSnapshot> {
     const rows = await em.execute<
@@ -64,7 +77,7 @@ export class CatalogSnapshot {
       `/* loadCatalog */ select m.id, m.slug, m.provider_id, p.slug as provider_slug, m.upstream_name, m.input_price_per_mtok::text as input_price_per_mtok,
          m.output_price_per_mtok::text as output_price_per_mtok, m.max_output_tokens, m.active from model m join provider p on p.id = m.provider_id`,
     );
-    return new CatalogSnapshot(
+    const snapshot = new CatalogSnapshot(
       new Map(
         rows.map((r) => [
           r.slug,
@@ -82,6 +95,12 @@ export class CatalogSnapshot {
         ]),
       ),
     );
+    const models = await em.fork().find(Model, {}, { populate: ['provider'] });
+    for (const m of models) {
+      snapshot.modelEntities.set(m.id, m);
+      snapshot.providerEntities.set(m.provider.id, m.provider.getEntity());
+    }
+    return snapshot;
   }
 
   model(slug: string): CatalogModel | undefined {

@@ -5,7 +5,6 @@ import { type AttemptOutcome, ProviderError } from '../../providers/provider.js'
 import { AppError, badInput, ErrorCode, forbidden } from '../../shared/errors.js';
 import { observeClassification, timeDispatch } from '../../shared/metrics.js';
 import type { CatalogModel } from '../catalog/catalog.js';
-import { activePolicy } from '../routing/routing.service.js';
 import { cell, compareDecimal, type ConstraintBand, constraintBand, costUsd, decimalFromNumber, estimateInputTokens, resolveTaskType, selectRoute, type TaskType, type TaskTypeSource, worstCaseCostUsd } from '../routing/sixteen.js';
 import { requireDispatcher } from '../tenancy/auth.js';
 import { AUTO_MODEL, type DispatchRequest, parseDispatchInput } from './dispatch.input.js';
@@ -70,7 +69,7 @@ async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise
     if (classification) observeClassification(deps.metrics, classification);
     const { taskType, source } = resolveTaskType(request.taskType, classification?.label ?? null);
     const band = constraintBand(request.constraints);
-    const policy = await activePolicy(em, viewer.tenantId);
+    const policy = await deps.policies.get(em, viewer.tenantId);
     const candidates = routingMode === RoutingMode.DIRECT ? [directModel(ctx, request)] : autoCandidates(ctx, request, selectRoute(policy.ruleset, taskType, band).route);
 
     const outcome: DispatchOutcome = {

@@ -1,5 +1,6 @@
 import { ref } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../../db/sql.js';
 import { AppError, ErrorCode } from '../../shared/errors.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { appendWithRow, type RowCte } from '../audit/audit.service.js';
@@ -135,7 +136,7 @@ export async function persistDispatch(em: EntityManager, o: DispatchOutcome, cla
     payload: auditPayload(o, inf),
   });
   const appended = metrics?.chainAppendDuration.startTimer();
-  const rows = await em.execute<{ seq: number }[]>(sql, params);
+  const rows = await query<{ seq: number }>(em, sql, params);
   appended?.();
   if (rows.length !== 1) throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'Another request took over this idempotency key; retry to read its result.', { retryable: true });
   return inf;

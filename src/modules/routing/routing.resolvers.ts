@@ -6,6 +6,10 @@ export const routingResolvers: Resolvers = {
     activeRoutingPolicy: (_, __, { em, viewer }) => activePolicy(em, viewer.tenantId),
   },
   Mutation: {
-    publishRoutingPolicy: (_, { input }, { em, viewer, deps }) => publishPolicy(em, viewer, input.ruleset, deps.catalog),
+    publishRoutingPolicy: async (_, { input }, { em, viewer, deps }) => {
+      const policy = await publishPolicy(em, viewer, input.ruleset, deps.catalog);
+      deps.policies.invalidate(viewer.tenantId);
+      return policy;
+    },
   },
 };

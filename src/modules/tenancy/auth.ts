@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../../db/sql.js';
 import { forbidden, unauthenticated } from '../../shared/errors.js';
 import { sha256Hex } from '../../shared/hashing.js';
 import { ApiKeyRole } from './api-key.entity.js';
@@ -34,7 +35,8 @@ export function bearerToken(header: string | undefined): string | null {
 export async function authenticate(em: EntityManager, secret: string | null): Promise<Viewer> {
   if (secret === null) throw unauthenticated();
   if (!KEY_PATTERN.test(secret)) throw unauthenticated('Malformed API key.');
-  const rows = await em.getConnection().execute<{ id: string; tenant_id: string; role: ApiKeyRole; user_id: string | null; agent_id: string | null }[]>(
+  const rows = await query<{ id: string; tenant_id: string; role: ApiKeyRole; user_id: string | null; agent_id: string | null }>(
+    em,
     `/* authenticateApiKey */ select id, tenant_id, role, user_id, agent_id from api_key where secret_hash = ? and revoked_at is null`,
     [sha256Hex(secret)],
   );
