@@ -36,14 +36,14 @@ export function benchConfig(quick: boolean): BenchConfig {
   return {
     quick,
     rounds: 3,
-    roundMs: 10_000,
-    warmupMs: 10_000,
+    roundMs: 6_000,
+    warmupMs: 5_000,
     overhead: { variants: [{ mockLatencyMs: 0, rates: [100, 200, 500] }, { mockLatencyMs: 50, rates: [100, 200, 500] }] },
     throughput: { stepMs: 6_000, maxSteps: 10, startRate: 50, growth: 1.6, resolution: 0.05, p99LimitMs: 50, timeoutMs: 2_000, maxRate: 5_000 },
     reads: { seed: 2_000, rates: [20, 50], pageSizes: [1, 10, 100] },
     graphql: { concurrency: 32 },
-    chain: { events: 200_000 },
+    chain: { events: 120_000 },
     memory: { checkpoints: [10_000, 100_000], concurrency: 8, chunk: 5_000 },
-    profile: { ms: 10_000, concurrency: 4 },
+    profile: { ms: 6_000, concurrency: 4 },
   };
 }

@@ -17,8 +17,14 @@ type Flags = Record<string, string | undefined>;
 
 /** The services, imported once the arguments are known to be good: usage errors and help answer at once. */
 async function loadServices() {
-  const [tenancy, audit] = await Promise.all([import('../modules/tenancy/tenancy.service.js'), import('../modules/audit/audit.service.js')]);
-  return { ...tenancy, ...audit };
+  const [tenancy, audit, signing] = await Promise.all([
+    import('../modules/tenancy/tenancy.service.js'),
+    import('../modules/audit/audit.service.js'),
+    import('../modules/audit/signing.js'),
+  ]);
+  const env = loadEnv();
+  const signer = () => signing.loadSigner({ key: env.auditSigningKey, dataDir: env.dataDir, production: env.nodeEnv === 'production' });
+  return { ...tenancy, ...audit, signer };
 }
 type Services = Awaited<ReturnType<typeof loadServices>>;
 
@@ -70,13 +76,29 @@ const COMMANDS: Record<string, Command> = {
     run: async (em, _f, svc) => ({ output: await svc.listTenants(em) }),
   },
   'verify-chain': {
-    usage: "verify-chain --tenant <slug>   recompute every hash of the tenant's audit chain; exit 1 when invalid",
-    flags: ['tenant'],
+    usage:
+      "verify-chain --tenant <slug> [--checkpoint <file>]   recompute every hash of the tenant's audit chain and, given a saved checkpoint, confirm the chain still extends it; exit 1 when invalid",
+    flags: ['tenant', 'checkpoint'],
     required: ['tenant'],
     run: async (em, f, svc) => {
       const tenant = await svc.tenantBySlug(em, f.tenant!);
       const result = await svc.verifyChain(em, tenant.id);
-      return { output: { tenant: tenant.slug, chain: tenant.id, ...result }, exitCode: result.valid ? 0 : 1 };
+      if (!f.checkpoint) return { output: { tenant: tenant.slug, chain: tenant.id, ...result }, exitCode: result.valid ? 0 : 1 };
+      const { readFile } = await import('node:fs/promises');
+      const checkpoint = JSON.parse(await readFile(f.checkpoint, 'utf8'));
+      const extension = await svc.verifyCheckpoint(em, await svc.signer(), tenant.id, checkpoint);
+      return { output: { tenant: tenant.slug, chain: tenant.id, ...result, checkpoint: extension }, exitCode: result.valid && extension.valid ? 0 : 1 };
+    },
+  },
+  checkpoint: {
+    usage: "checkpoint --tenant <slug>   a signed statement of the chain's head (keep it; verify-chain --checkpoint checks it later)",
+    flags: ['tenant'],
+    required: ['tenant'],
+    run: async (em, f, svc) => {
+      const tenant = await svc.tenantBySlug(em, f.tenant!);
+      const checkpoint = await svc.signCheckpoint(em, await svc.signer(), tenant.id);
+      if (!checkpoint) throw new Error(`The audit chain of "${tenant.slug}" is empty: nothing to sign yet.`);
+      return { output: checkpoint };
     },
   },
   'export-chain': {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import canonicalize from 'canonicalize';
@@ -52,7 +53,7 @@ describe('admin CLI', { timeout: 120_000 }, () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    admin = (...args) => run(process.execPath, ['--import', 'tsx', CLI, ...args], cleanEnv({ DATABASE_URL: t.dbUrl }));
+    admin = (...args) => run(process.execPath, ['--import', 'tsx', CLI, ...args], cleanEnv({ DATABASE_URL: t.dbUrl, DATA_DIR: t.dataDir }));
     ok = async (...args) => {
       const r = await admin(...args);
       expect(r.stderr, `${args.join(' ')}: stderr`).toBe('');
@@ -76,7 +77,7 @@ describe('admin CLI', { timeout: 120_000 }, () => {
   it('round-trips a tenant from creation to a dispatch with its agent key (npm run admin)', async () => {
     const slug = uniqueSlug('cli');
     const owner = `own-${slug.slice(-5)}`;
-    const r = await run('npm', ['run', '--silent', 'admin', '--', 'create-tenant', '--slug', slug, '--owner', owner], cleanEnv({ DATABASE_URL: t.dbUrl }));
+    const r = await run('npm', ['run', '--silent', 'admin', '--', 'create-tenant', '--slug', slug, '--owner', owner], cleanEnv({ DATABASE_URL: t.dbUrl, DATA_DIR: t.dataDir }));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const keys = JSON.parse(r.stdout);
@@ -175,6 +176,12 @@ describe('admin CLI', { timeout: 120_000 }, () => {
     expect(api.data.auditChain.events).toEqual(events.map(({ chain: _chain, ...rest }) => rest));
 
     expect(await ok('verify-chain', '--tenant', tenant.tenant)).toMatchObject({ valid: true, checked: 3 });
+    // A checkpoint signed by the server (same signing key, same DATA_DIR) is checked by the CLI.
+    const cp = (await t.gql(`{ auditChain { checkpoint { chain seq hash signedAt signature keyId } } }`, undefined, tenant.userKey)).data.auditChain.checkpoint;
+    const cpFile = path.join(t.dataDir, 'checkpoint.json');
+    fs.writeFileSync(cpFile, JSON.stringify(cp));
+    expect(await ok('verify-chain', '--tenant', tenant.tenant, '--checkpoint', cpFile)).toMatchObject({ valid: true, checkpoint: { valid: true, signatureValid: true, extendsCheckpoint: true } });
+    expect(await ok('checkpoint', '--tenant', tenant.tenant)).toMatchObject({ chain: tenant.tenantId, seq: 3, hash: cp.hash, keyId: cp.keyId });
     // Tampering (the database refuses updates, so bypass its triggers) makes verify-chain fail with exit 1.
     const tamper = new pg.Client({ connectionString: t.dbUrl });
     await tamper.connect();
@@ -187,6 +194,9 @@ describe('admin CLI', { timeout: 120_000 }, () => {
     const bad = await admin('verify-chain', '--tenant', tenant.tenant);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ tenant: tenant.tenant, valid: false, checked: 1, firstInvalidSeq: 2 });
+    const badCp = await admin('verify-chain', '--tenant', tenant.tenant, '--checkpoint', cpFile);
+    expect(badCp.code).toBe(1);
+    expect(JSON.parse(badCp.stdout)).toMatchObject({ valid: false, checkpoint: { valid: false, signatureValid: true } });
   });
 
   it('reports usage and operation errors readably on stderr, with exit codes 2 and 1', async () => {

@@ -24,6 +24,8 @@ export interface TestApp {
   /** `http://127.0.0.1:PORT/graphql` */
   url: string;
   dbUrl: string;
+  /** The app's DATA_DIR (its audit signing key lives there). */
+  dataDir: string;
   /** A fresh tenant of this app: keys for its owner (admin) and its agent. */
   keys: TenantKeys;
   gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GqlResult<T>>;
@@ -69,6 +71,7 @@ export async function startTestApp(opts: { mock?: MockProvider; classifier?: boo
     baseUrl,
     url,
     dbUrl,
+    dataDir,
     keys,
     newTenant,
     async gql(query, variables, key = keys.agentKey) {

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../../db/sql.js';
 import { AuditEvent } from './audit-event.entity.js';
 import type { AuditSigner, Checkpoint } from './signing.js';
 import { ENVELOPE_VERSION, envelopeHashParts, type StoredEvent, verifyEvents, ZERO_HASH } from './envelope.js';
@@ -66,7 +67,8 @@ export async function listEvents(em: EntityManager, chain: string, afterSeq: num
 export async function* streamEvents(em: EntityManager, chain: string, batch = 5000): AsyncGenerator<StoredEvent> {
   let after = 0;
   for (;;) {
-    const rows = await em.execute<{ v: number; seq: number; type: string; occurred_at: string; payload: Record<string, unknown>; prev_hash: string; hash: string }[]>(
+    const rows = await query<{ v: number; seq: number; type: string; occurred_at: string; payload: Record<string, unknown>; prev_hash: string; hash: string }>(
+      em,
       `/* streamAuditEvents */ select v, seq, type, occurred_at, payload, prev_hash, hash from audit_event where chain = ? and seq > ? order by seq limit ?`,
       [chain, after, batch],
     );
