@@ -126,6 +126,21 @@ describe('GraphiQL', () => {
       await page.locator('button[aria-label="Show Documentation Explorer"]').click();
       await page.locator('.graphiql-doc-explorer').getByText('Root Types').waitFor({ timeout: 10_000 });
 
+      // With no provider credentials, a dispatch from GraphiQL is answered by the simulator, and says so.
+      const dispatch = 'mutation { dispatchInference(input: { model: "ainfera-auto", messages: [{ role: USER, content: "hello from GraphiQL" }] }) { inference { status provider { slug } model { slug } cell } } }';
+      await typeInto(page, query, dispatch);
+      await page.waitForFunction(
+        ([sel, text]) => {
+          const el = (globalThis as unknown as PageGlobals).document.querySelector(`${sel} .CodeMirror`);
+          return el?.CodeMirror?.getValue?.() === text && el?.CodeMirror?.operations?.length === 1;
+        },
+        [query, dispatch] as const,
+      );
+      await page.locator('.graphiql-execute-button').click();
+      await expect.poll(() => editorValue(page, result), { timeout: 10_000 }).toContain('"status": "SUCCEEDED"');
+      expect(await editorValue(page, result)).toContain('"slug": "simulator"');
+      expect(await editorValue(page, result)).toContain('"slug": "sim-small"');
+
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'graphiql.png') });
       expect(problems).toEqual([]);

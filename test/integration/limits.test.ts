@@ -41,6 +41,17 @@ describe('GraphQL limits', () => {
     expect((await t.gql(tokens, undefined, t.keys.userKey)).errors?.[0].message).toMatch(/token/i);
   });
 
+  it('rejects too many directives and too costly queries', async () => {
+    const directives = `{ viewer { role ${Array.from({ length: 35 }, () => '@include(if: true)').join(' ')} } }`;
+    expect((await t.gql(directives, undefined, t.keys.userKey)).errors?.[0].message).toMatch(/directive/i);
+    // Each alias fans a deep, wide selection out again: cheap to write, expensive to run.
+    const wide = 'id status requestedModel routingMode taskType taskTypeSource policyVersion cell constraintBand outputText costUsd latencyMs createdAt';
+    const costly = `{ ${Array.from({ length: 14 }, (_, i) => `a${i}: inferences(first: 100) { edges { node { ${wide} model { slug provider { slug name } } provider { slug name } agent { id name owner { id handle agents { id name owner { handle } } } } } } }`).join(' ')} }`;
+    const res = await t.gql(costly, undefined, t.keys.userKey);
+    expect(res.errors?.[0].message).toMatch(/cost/i);
+    expect(res.data ?? null).toBeNull();
+  });
+
   it('refuses batched requests and cross-site simple requests', async () => {
     const batch = await post(t, [{ query: '{ viewer { role } }' }, { query: '{ viewer { role } }' }]);
     expect(batch.status).toBe(400);
