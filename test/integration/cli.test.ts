@@ -1,14 +1,12 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import canonicalize from 'canonicalize';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp, uniqueSlug } from '../support/app.js';
+import { cleanEnv, ROOT, type Run, run } from '../support/process.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(ROOT, 'src/cli/admin.ts');
 
 const DISPATCH = /* GraphQL */ `
@@ -19,31 +17,6 @@ const DISPATCH = /* GraphQL */ `
 const VIEWER = `{ viewer { role tenant { slug } user { handle } agent { id } } }`;
 const hello = { model: 'ainfera-auto', taskType: 'CHAT', messages: [{ role: 'USER', content: 'Hello' }] };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The server's environment without provider or database settings of the machine running the tests. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(DATABASE_URL|DATA_DIR|ANTHROPIC_|OPENAI_|CLASSIFIER_|AINFERA_|LOG_LEVEL)/.test(k)) env[k] = v;
-  return { ...env, NODE_ENV: 'test', ...extra };
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 // Each command is a fresh Node process (≈1 s, more on a busy machine): generous timeouts.
 describe('admin CLI', { timeout: 120_000 }, () => {
   let t: TestApp;
@@ -53,7 +26,7 @@ describe('admin CLI', { timeout: 120_000 }, () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    admin = (...args) => run(process.execPath, ['--import', 'tsx', CLI, ...args], cleanEnv({ DATABASE_URL: t.dbUrl, DATA_DIR: t.dataDir }));
+    admin = (...args) => run(process.execPath, ['--import', 'tsx', CLI, ...args], cleanEnv({ NODE_ENV: 'test', DATABASE_URL: t.dbUrl, DATA_DIR: t.dataDir }));
     ok = async (...args) => {
       const r = await admin(...args);
       expect(r.stderr, `${args.join(' ')}: stderr`).toBe('');
@@ -77,7 +50,7 @@ describe('admin CLI', { timeout: 120_000 }, () => {
   it('round-trips a tenant from creation to a dispatch with its agent key (npm run admin)', async () => {
     const slug = uniqueSlug('cli');
     const owner = `own-${slug.slice(-5)}`;
-    const r = await run('npm', ['run', '--silent', 'admin', '--', 'create-tenant', '--slug', slug, '--owner', owner], cleanEnv({ DATABASE_URL: t.dbUrl, DATA_DIR: t.dataDir }));
+    const r = await run('npm', ['run', '--silent', 'admin', '--', 'create-tenant', '--slug', slug, '--owner', owner], cleanEnv({ NODE_ENV: 'test', DATABASE_URL: t.dbUrl, DATA_DIR: t.dataDir }));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const keys = JSON.parse(r.stdout);
@@ -226,7 +199,7 @@ describe('admin CLI', { timeout: 120_000 }, () => {
     expect(failure(badSlug, 1).error).toMatch(/^--slug: "Bad Slug!" must be/);
     expect(failure(badAgent, 1).error).toBe(`Tenant "${taken.tenant}" has no user with handle "nobody-here".`);
 
-    const env = (extra: Record<string, string>) => run(process.execPath, ['--import', 'tsx', CLI, 'list-tenants'], cleanEnv(extra));
+    const env = (extra: Record<string, string>) => run(process.execPath, ['--import', 'tsx', CLI, 'list-tenants'], cleanEnv({ NODE_ENV: 'test', ...extra }));
     const [badEnv, unreachable] = await Promise.all([env({ DATABASE_URL: 'mysql://nope' }), env({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/none' })]);
     expect(failure(badEnv, 1)).toMatchObject({ error: 'Invalid configuration.', problems: [expect.stringContaining('DATABASE_URL')] });
     expect(failure(unreachable, 1).error).toMatch(/^list-tenants failed: /);
