@@ -90,7 +90,7 @@ export async function startEmbeddedPostgres(
   }
   if (!info || !initialised) {
     info = { port: await freePort(), user: 'postgres', password: randomBytes(18).toString('base64url'), database: DATABASE };
-  } else if (!(await portIsFree(info.port))) {
+  } else if (await canConnect(info.port)) {
     info.port = await freePort();
   }
 
@@ -128,10 +128,6 @@ export async function startEmbeddedPostgres(
       await pg.stop();
     },
   };
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  return !(await canConnect(port));
 }
 
 /** A server killed with -9 leaves postmaster.pid behind; PostgreSQL refuses to start while it names a live pid. */

@@ -1,21 +1,21 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { badInput } from '../../shared/errors.js';
 import { requireReader } from '../tenancy/auth.js';
-import { chainHead, listEvents, signCheckpoint, verifyChain, verifyCheckpoint } from './audit.service.js';
+import { chainView, listEvents, signCheckpoint, verifyChain, verifyCheckpoint } from './audit.service.js';
 import { CHECKPOINT_FORMAT } from './signing.js';
 
 export const auditResolvers: Resolvers = {
   Query: {
-    auditChain: (_, __, { viewer }) => {
+    auditChain: (_, __, { em, viewer }) => {
       requireReader(viewer);
-      return { chain: viewer.tenantId };
+      return chainView(em, viewer.tenantId);
     },
     auditSigningKey: (_, __, { deps }) => ({ keyId: deps.signer.keyId, algorithm: 'Ed25519', publicKeyPem: deps.signer.publicKeyPem, signedMessage: CHECKPOINT_FORMAT }),
   },
   AuditChain: {
     chain: (c) => c.chain,
-    length: async (c, _, { em }) => (await chainHead(em, c.chain))?.seq ?? 0,
-    headHash: async (c, _, { em }) => (await chainHead(em, c.chain))?.hash ?? null,
+    length: async (c) => (await c.head())?.seq ?? 0,
+    headHash: async (c) => (await c.head())?.hash ?? null,
     verify: (c, _, { em }) => verifyChain(em, c.chain),
     events: (c, { first, afterSeq }, { em }) => {
       const limit = first ?? 100;

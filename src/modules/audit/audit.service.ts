@@ -4,9 +4,15 @@ import { AuditEvent } from './audit-event.entity.js';
 import type { AuditSigner, Checkpoint } from './signing.js';
 import { ENVELOPE_VERSION, envelopeHashParts, type StoredEvent, verifyEvents, ZERO_HASH } from './envelope.js';
 
-/** What `auditChain` resolves to: the chain id, read lazily field by field. */
+/** What `auditChain` resolves to: the chain id, and its head read at most once per request. */
 export interface ChainView {
   chain: string;
+  head(): Promise<{ seq: number; hash: string } | null>;
+}
+
+export function chainView(em: EntityManager, chain: string): ChainView {
+  let head: Promise<{ seq: number; hash: string } | null> | undefined;
+  return { chain, head: () => (head ??= chainHead(em, chain)) };
 }
 
 export interface ChainVerification {

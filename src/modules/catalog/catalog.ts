@@ -70,32 +70,27 @@ export class CatalogSnapshot {
     return this.providerEntities.get(id);
   }
 
+  /** One query at start: the models with their providers, kept as entities and as routing facts. */
   static async load(em: EntityManager): Promise<CatalogSnapshot> {
-    const rows = await em.execute<
-      { id: string; slug: string; provider_id: string; provider_slug: string; upstream_name: string; input_price_per_mtok: string; output_price_per_mtok: string; max_output_tokens: number; active: boolean }[]
-    >(
-      `/* loadCatalog */ select m.id, m.slug, m.provider_id, p.slug as provider_slug, m.upstream_name, m.input_price_per_mtok::text as input_price_per_mtok,
-         m.output_price_per_mtok::text as output_price_per_mtok, m.max_output_tokens, m.active from model m join provider p on p.id = m.provider_id`,
-    );
+    const models = await em.fork().find(Model, {}, { populate: ['provider'] });
     const snapshot = new CatalogSnapshot(
       new Map(
-        rows.map((r) => [
-          r.slug,
+        models.map((m) => [
+          m.slug,
           {
-            id: r.id,
-            slug: r.slug,
-            providerId: r.provider_id,
-            providerSlug: r.provider_slug,
-            upstreamName: r.upstream_name,
-            inputPricePerMTok: r.input_price_per_mtok,
-            outputPricePerMTok: r.output_price_per_mtok,
-            maxOutputTokens: r.max_output_tokens,
-            active: r.active,
+            id: m.id,
+            slug: m.slug,
+            providerId: m.provider.id,
+            providerSlug: m.provider.getEntity().slug,
+            upstreamName: m.upstreamName,
+            inputPricePerMTok: m.inputPricePerMTok,
+            outputPricePerMTok: m.outputPricePerMTok,
+            maxOutputTokens: m.maxOutputTokens,
+            active: m.active,
           },
         ]),
       ),
     );
-    const models = await em.fork().find(Model, {}, { populate: ['provider'] });
     for (const m of models) {
       snapshot.modelEntities.set(m.id, m);
       snapshot.providerEntities.set(m.provider.id, m.provider.getEntity());

@@ -11,7 +11,7 @@ import { AUTO_MODEL, type DispatchRequest, parseDispatchInput } from './dispatch
 import { claimIdempotencyKey, releaseClaim, upstreamUnavailable } from './idempotency.js';
 import { type Inference, InferenceStatus, RoutingMode } from './inference.entity.js';
 import { persistDispatch } from './inference.repository.js';
-import { isUuid } from './inference.service.js';
+import { isUuid } from '../../shared/ids.js';
 
 export interface AttemptRecord {
   model: string;
@@ -55,7 +55,7 @@ async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise
 
   // Direct mode fails fast on an unknown model or an unconfigured provider: nothing is written.
   const routingMode = request.model === AUTO_MODEL ? RoutingMode.AUTO : RoutingMode.DIRECT;
-  if (routingMode === RoutingMode.DIRECT) directModel(ctx, request);
+  const direct = routingMode === RoutingMode.DIRECT ? directModel(ctx, request) : null;
 
   const id = randomUUID();
   let claimed = false;
@@ -70,7 +70,7 @@ async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise
     const { taskType, source } = resolveTaskType(request.taskType, classification?.label ?? null);
     const band = constraintBand(request.constraints);
     const policy = await deps.policies.get(em, viewer.tenantId);
-    const candidates = routingMode === RoutingMode.DIRECT ? [directModel(ctx, request)] : autoCandidates(ctx, request, selectRoute(policy.ruleset, taskType, band).route);
+    const candidates = direct ? [direct] : autoCandidates(ctx, request, selectRoute(policy.ruleset, taskType, band).route);
 
     const outcome: DispatchOutcome = {
       id,

@@ -11,7 +11,7 @@ import { Tenant } from '../tenancy/tenant.entity.js';
 import { storedRequest } from './dispatch.input.js';
 import type { DispatchOutcome } from './dispatch.service.js';
 import { Inference, InferenceStatus } from './inference.entity.js';
-import { isUuid } from './inference.service.js';
+import { isUuid } from '../../shared/ids.js';
 
 /** The finished inference as an entity, from what the dispatch decided. */
 function buildInference(o: DispatchOutcome): Inference {

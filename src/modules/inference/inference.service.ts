@@ -2,6 +2,7 @@ import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { InferenceFilter } from '../../__generated__/resolvers-types.js';
 import { badInput } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
 import type { CatalogSnapshot } from '../catalog/catalog.js';
 import { Inference, type InferenceStatus } from './inference.entity.js';
 
@@ -14,12 +15,6 @@ export interface InferencePage {
 export const DEFAULT_PAGE = 20;
 export const MAX_PAGE = 100;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Ids are UUIDs; anything else names nothing (and must never reach a uuid column, where it is an SQL error). */
-export function isUuid(id: unknown): id is string {
-  return typeof id === 'string' && UUID.test(id);
-}
 
 export function encodeCursor(inf: Inference): string {
   return Buffer.from(`${inf.createdAt.toISOString()}|${inf.id}`).toString('base64url');

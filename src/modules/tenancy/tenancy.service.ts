@@ -1,5 +1,6 @@
 import { ref, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { isUuid } from '../../shared/ids.js';
 import { Agent } from './agent.entity.js';
 import { ApiKey, ApiKeyRole } from './api-key.entity.js';
 import { generateApiKey } from './auth.js';
@@ -7,7 +8,6 @@ import { Tenant } from './tenant.entity.js';
 import { HANDLE_PATTERN, User } from './user.entity.js';
 
 const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class TenancyError extends Error {}
 
@@ -186,7 +186,7 @@ export async function createAgent(em: EntityManager, input: { tenant: string; ow
 export async function createKey(em: EntityManager, input: { tenant: string; userHandle?: string; role?: string; agentId?: string }): Promise<NewKey> {
   if ((input.userHandle === undefined) === (input.agentId === undefined)) throw new TenancyError('Give exactly one of --user <handle> or --agent <id>.');
   if (input.agentId !== undefined && input.role !== undefined) throw new TenancyError('--role applies to user keys only; agent keys always have the agent role.');
-  if (input.agentId !== undefined && !UUID_PATTERN.test(input.agentId)) throw new TenancyError(`--agent: "${input.agentId}" is not an agent id (a UUID).`);
+  if (input.agentId !== undefined && !isUuid(input.agentId)) throw new TenancyError(`--agent: "${input.agentId}" is not an agent id (a UUID).`);
   const role = input.userHandle !== undefined ? userRole(input.role) : ApiKeyRole.AGENT;
   return em.transactional(async (tx) => {
     const tenant = await tenantBySlug(tx, input.tenant);
@@ -211,7 +211,7 @@ export async function createKey(em: EntityManager, input: { tenant: string; user
 /** Revoke a key by id or by its shown prefix; revoked keys stop authenticating at once. */
 export async function revokeKey(em: EntityManager, input: { keyId?: string; prefix?: string }): Promise<RevokedKey> {
   if ((input.keyId === undefined) === (input.prefix === undefined)) throw new TenancyError('Give exactly one of --key-id <id> or --prefix <prefix>.');
-  if (input.keyId !== undefined && !UUID_PATTERN.test(input.keyId)) throw new TenancyError(`--key-id: "${input.keyId}" is not a key id (a UUID).`);
+  if (input.keyId !== undefined && !isUuid(input.keyId)) throw new TenancyError(`--key-id: "${input.keyId}" is not a key id (a UUID).`);
   return em.transactional(async (tx) => {
     const where = input.keyId !== undefined ? { id: input.keyId } : { prefix: input.prefix };
     const keys = await tx.find(ApiKey, where, { populate: ['tenant', 'user'], limit: 2 });
