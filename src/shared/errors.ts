@@ -32,7 +32,6 @@ export const forbidden = (message: string) => new AppError(ErrorCode.FORBIDDEN, 
 export const badInput = (field: string, message: string) =>
   new AppError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field });
 
-export const notFound = (what: string) => new AppError(ErrorCode.NOT_FOUND, `${what} not found.`);
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<string>([
   ...Object.values(ErrorCode),

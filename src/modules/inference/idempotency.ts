@@ -8,9 +8,6 @@ export function upstreamUnavailable(inference: Inference, replayed = false): App
   return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, inference.error?.message ?? 'No provider could answer.', { inferenceId: inference.id, ...(replayed ? { replayed: true } : {}) });
 }
 
-/** How long a pending claim holds its key by default (IDEMPOTENCY_LEASE_MS); after that a crashed owner no longer blocks retries. */
-export const LEASE_MS = 5 * 60_000;
-
 export type GateResult = { kind: 'claimed' } | { kind: 'replay'; inference: Inference };
 
 /**
@@ -19,10 +16,10 @@ export type GateResult = { kind: 'claimed' } | { kind: 'replay'; inference: Infe
  */
 export async function claimIdempotencyKey(
   em: EntityManager,
-  c: { id: string; tenantId: string; agentId: string; request: DispatchRequest; routingMode: RoutingMode; createdAt: Date; leaseMs?: number },
+  c: { id: string; tenantId: string; agentId: string; request: DispatchRequest; routingMode: RoutingMode; createdAt: Date; /** IDEMPOTENCY_LEASE_MS: how long the claim holds the key, so a crashed owner never blocks it forever. */ leaseMs: number },
 ): Promise<GateResult> {
   const key = c.request.idempotencyKey;
-  const leaseMs = c.leaseMs ?? LEASE_MS;
+  const { leaseMs } = c;
   const inserted = await em.execute<{ id: string }[]>(
     `/* claimIdempotencyKey */ insert into inference (id, created_at, tenant_id, agent_id, requested_model, routing_mode, status, request_payload, request_hash, idempotency_key, lease_expires_at)
      values (?, ?, ?, ?, ?, ?, 'pending', ?::jsonb, ?, ?, ?)
