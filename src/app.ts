@@ -13,6 +13,7 @@ import { PolicyCache } from './modules/routing/routing.service.js';
 import { Tenant } from './modules/tenancy/tenant.entity.js';
 import { createTenant, type TenantKeys } from './modules/tenancy/tenancy.service.js';
 import { ProviderRegistry } from './providers/registry.js';
+import { createProviderTransport } from './providers/transport.js';
 import { graphiqlRoutes } from './graphiql/graphiql.js';
 import { type AppServer, createServer } from './server.js';
 import { createMetrics, type PoolStats } from './shared/metrics.js';
@@ -44,13 +45,14 @@ async function seedDemo(orm: Orm, dataDir: string): Promise<TenantKeys | null> {
 export async function startApp(env: Env, logger: Logger, opts: { classifier?: Classifier; providers?: ProviderRegistry; seedDemo?: boolean; ormOptions?: Partial<Options> } = {}): Promise<App> {
   const database = await openDatabase(env);
   const orm = await initOrm(database.url, opts.ormOptions);
+  const transport = createProviderTransport();
   try {
     await migrateUp(orm);
     await upsertCatalog(orm.em.fork());
     const catalog = await CatalogSnapshot.load(orm.em.fork());
     const demo = (opts.seedDemo ?? database.embedded) ? await seedDemo(orm, env.dataDir) : null;
-    const classifier = opts.classifier ?? (env.classifier ? new AnthropicClassifier(env.classifier) : noClassifier);
-    const providers = opts.providers ?? ProviderRegistry.fromEnv(env);
+    const classifier = opts.classifier ?? (env.classifier ? new AnthropicClassifier({ ...env.classifier, fetch: transport.fetch }) : noClassifier);
+    const providers = opts.providers ?? ProviderRegistry.fromEnv(env, transport);
     const signer = await loadSigner({ key: env.auditSigningKey, dataDir: env.dataDir, production: env.nodeEnv === 'production' });
     const metrics = createMetrics({ pool: () => orm.em.getConnection().getKnex().client.pool as PoolStats | undefined });
     const deps: AppDeps = { env, orm, providers, classifier, catalog, logger, signer, metrics, policies: new PolicyCache() };
@@ -66,11 +68,13 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
       demo,
       async stop() {
         await server.close();
+        await transport.close();
         await orm.close();
         await database.stop();
       },
     };
   } catch (err) {
+    await transport.close();
     await orm.close();
     await database.stop();
     throw err;

@@ -6,8 +6,8 @@ export class AnthropicProvider implements ProviderAdapter {
   readonly slug = 'anthropic';
   private readonly client: Anthropic;
 
-  constructor(opts: { apiKey: string; baseUrl?: string }) {
-    this.client = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0 });
+  constructor(opts: { apiKey: string; baseUrl?: string; fetch?: typeof fetch }) {
+    this.client = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, fetch: opts.fetch });
   }
 
   async complete(call: ProviderCall, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<ProviderResult> {

@@ -6,8 +6,8 @@ export class OpenAIProvider implements ProviderAdapter {
   readonly slug = 'openai';
   private readonly client: OpenAI;
 
-  constructor(opts: { apiKey: string; baseUrl?: string }) {
-    this.client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0 });
+  constructor(opts: { apiKey: string; baseUrl?: string; fetch?: typeof fetch }) {
+    this.client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, fetch: opts.fetch });
   }
 
   async complete(call: ProviderCall, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<ProviderResult> {

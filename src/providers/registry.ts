@@ -3,6 +3,7 @@ import { AnthropicProvider } from './anthropic.provider.js';
 import { OpenAIProvider } from './openai.provider.js';
 import type { ProviderAdapter } from './provider.js';
 import { SimulatorProvider } from './simulator.provider.js';
+import type { ProviderTransport } from './transport.js';
 
 /** The configured providers, by catalog slug. A provider without an adapter here is "not configured". */
 export class ProviderRegistry {
@@ -12,10 +13,11 @@ export class ProviderRegistry {
     for (const a of adapters) this.adapters.set(a.slug, a);
   }
 
-  static fromEnv(env: Env): ProviderRegistry {
+  /** The SDK adapters share one keep-alive transport (transport.ts); pass the classifier's too, so one Agent serves all. */
+  static fromEnv(env: Env, transport: ProviderTransport): ProviderRegistry {
     const adapters: ProviderAdapter[] = [];
-    if (env.anthropic) adapters.push(new AnthropicProvider({ apiKey: env.anthropic.apiKey, baseUrl: env.anthropic.baseUrl }));
-    if (env.openai) adapters.push(new OpenAIProvider({ apiKey: env.openai.apiKey, baseUrl: env.openai.baseUrl }));
+    if (env.anthropic) adapters.push(new AnthropicProvider({ apiKey: env.anthropic.apiKey, baseUrl: env.anthropic.baseUrl, fetch: transport.fetch }));
+    if (env.openai) adapters.push(new OpenAIProvider({ apiKey: env.openai.apiKey, baseUrl: env.openai.baseUrl, fetch: transport.fetch }));
     if (env.simulator) adapters.push(new SimulatorProvider());
     return new ProviderRegistry(adapters);
   }

@@ -23,8 +23,8 @@ const EXCERPT_CHARS = 4000;
 export class AnthropicClassifier implements Classifier {
   private readonly client: Anthropic;
 
-  constructor(private readonly opts: { apiKey: string; baseUrl?: string; model: string; timeoutMs: number }) {
-    this.client = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, timeout: opts.timeoutMs });
+  constructor(private readonly opts: { apiKey: string; baseUrl?: string; model: string; timeoutMs: number; fetch?: typeof fetch }) {
+    this.client = new Anthropic({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, timeout: opts.timeoutMs, fetch: opts.fetch });
   }
 
   async classify(input: { system: string | null; messages: Array<{ role: string; content: string }> }, { timeoutMs }: { timeoutMs: number }): Promise<Classification> {
