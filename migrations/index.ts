@@ -3,6 +3,7 @@ import { Migration20261125192950_base } from './Migration20261125192950_base.js'
 import { Migration20261125193005_sixteen_schema_lock } from './Migration20261125193005_sixteen_schema_lock.js';
 import { Migration20261125194735_coverage_rollup } from './Migration20261125194735_coverage_rollup.js';
 import { Migration20261125203035_chain_head_prev_hash } from './Migration20261125203035_chain_head_prev_hash.js';
+import { Migration20261125220000_api_key_notify } from './Migration20261125220000_api_key_notify.js';
 
 /**
  * The migrations, in order. Listed explicitly so every runner (tsx, vitest, compiled) loads the
@@ -13,4 +14,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125193005_sixteen_schema_lock', class: Migration20261125193005_sixteen_schema_lock },
   { name: 'Migration20261125194735_coverage_rollup', class: Migration20261125194735_coverage_rollup },
   { name: 'Migration20261125203035_chain_head_prev_hash', class: Migration20261125203035_chain_head_prev_hash },
+  { name: 'Migration20261125220000_api_key_notify', class: Migration20261125220000_api_key_notify },
 ];

@@ -10,6 +10,8 @@ import { loadSigner } from './modules/audit/signing.js';
 import { CatalogSnapshot, upsertCatalog } from './modules/catalog/catalog.js';
 import { AnthropicClassifier, type Classifier, noClassifier } from './modules/routing/classifier.js';
 import { PolicyCache } from './modules/routing/routing.service.js';
+import { ApiKeyCache } from './modules/tenancy/key-cache.js';
+import { PgListener } from './db/listener.js';
 import { Tenant } from './modules/tenancy/tenant.entity.js';
 import { createTenant, type TenantKeys } from './modules/tenancy/tenancy.service.js';
 import { ProviderRegistry } from './providers/registry.js';
@@ -46,6 +48,7 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
   const database = await openDatabase(env);
   const orm = await initOrm(database.url, opts.ormOptions);
   const transport = createProviderTransport();
+  const listener = new PgListener(database.url, logger);
   try {
     await migrateUp(orm);
     await upsertCatalog(orm.em.fork());
@@ -55,7 +58,9 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
     const providers = opts.providers ?? ProviderRegistry.fromEnv(env, transport);
     const signer = await loadSigner({ key: env.auditSigningKey, dataDir: env.dataDir, production: env.nodeEnv === 'production' });
     const metrics = createMetrics({ pool: () => orm.em.getConnection().getKnex().client.pool as PoolStats | undefined });
-    const deps: AppDeps = { env, orm, providers, classifier, catalog, logger, signer, metrics, policies: new PolicyCache() };
+    const keys = new ApiKeyCache(listener, env.apiKeyCacheTtlMs);
+    if (env.apiKeyCacheTtlMs > 0) await listener.start();
+    const deps: AppDeps = { env, orm, providers, classifier, catalog, logger, signer, metrics, policies: new PolicyCache(), keys };
     const server = await createServer(deps, { extraRoutes: (req, res) => graphiqlRoutes(req, res, { endpoint: '/graphql' }) });
     await new Promise<void>((resolve, reject) => {
       server.http.once('error', reject);
@@ -69,12 +74,14 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
       async stop() {
         await server.close();
         await transport.close();
+        await listener.close();
         await orm.close();
         await database.stop();
       },
     };
   } catch (err) {
     await transport.close();
+    await listener.close();
     await orm.close();
     await database.stop();
     throw err;

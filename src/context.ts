@@ -9,6 +9,7 @@ import type { CatalogSnapshot } from './modules/catalog/catalog.js';
 import type { Classifier } from './modules/routing/classifier.js';
 import type { PolicyCache } from './modules/routing/routing.service.js';
 import { authenticate, bearerToken, type Viewer } from './modules/tenancy/auth.js';
+import type { ApiKeyCache } from './modules/tenancy/key-cache.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import type { Metrics } from './shared/metrics.js';
 
@@ -23,6 +24,7 @@ export interface AppDeps {
   metrics: Metrics;
   signer: AuditSigner;
   policies: PolicyCache;
+  keys: ApiKeyCache;
 }
 
 /** Everything request-scoped, built in one place. */
@@ -36,6 +38,6 @@ export interface Context {
 
 export async function createContext(deps: AppDeps, headers: { authorization?: string; requestId?: string }): Promise<Context> {
   const em = deps.orm.em.fork() as EntityManager;
-  const viewer = await authenticate(em, bearerToken(headers.authorization));
+  const viewer = await authenticate(em, bearerToken(headers.authorization), deps.keys);
   return { deps, em, viewer, loaders: createLoaders(em, viewer.tenantId, deps.catalog), requestId: headers.requestId ?? randomUUID() };
 }

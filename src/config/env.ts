@@ -29,6 +29,7 @@ const schema = z.object({
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(60_000),
   AINFERA_SIMULATOR: z.enum(['0', '1']).optional(),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   IDEMPOTENCY_LEASE_MS: z.coerce.number().int().min(100).max(86_400_000).default(5 * 60_000),
   AUDIT_SIGNING_KEY: optionalString,
 });
@@ -50,6 +51,8 @@ export interface Env {
   maxBodyBytes: number;
   /** How long a pending idempotency claim blocks retries before a crashed owner's key can be taken over. */
   idempotencyLeaseMs: number;
+  /** How long an authenticated key is remembered (0: never); revocations reach every process at once regardless (key-cache.ts). */
+  apiKeyCacheTtlMs: number;
   /** Ed25519 private key (PKCS#8 PEM or its base64) for chain checkpoints. */
   auditSigningKey: string | undefined;
 }
@@ -96,6 +99,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     simulator,
     maxBodyBytes: e.MAX_BODY_BYTES,
     idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS,
+    apiKeyCacheTtlMs: e.API_KEY_CACHE_TTL_MS,
     auditSigningKey: e.AUDIT_SIGNING_KEY,
   };
 }

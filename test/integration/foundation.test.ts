@@ -87,6 +87,8 @@ describe('the read API', () => {
   let statements = 0;
   beforeAll(async () => {
     t = await startTestApp({
+      // Key cache off: every request pays its authentication statement, the worst case counted below.
+      env: { API_KEY_CACHE_TTL_MS: '0' },
       ormOptions: {
         debug: ['query'],
         logger: (message: string) => {

@@ -4,6 +4,7 @@ import { query } from '../../db/sql.js';
 import { forbidden, unauthenticated } from '../../shared/errors.js';
 import { sha256Hex } from '../../shared/hashing.js';
 import { ApiKeyRole } from './api-key.entity.js';
+import type { ApiKeyCache } from './key-cache.js';
 
 /** Who is calling, as established from the bearer key. */
 export interface Viewer {
@@ -31,18 +32,27 @@ export function bearerToken(header: string | undefined): string | null {
   return match[1];
 }
 
-/** Resolve a bearer secret to its viewer in one statement; unknown, malformed or revoked → UNAUTHENTICATED. */
-export async function authenticate(em: EntityManager, secret: string | null): Promise<Viewer> {
+/**
+ * Resolve a bearer secret to its viewer: from the key cache when it holds the key, else in one
+ * statement; unknown, malformed or revoked → UNAUTHENTICATED.
+ */
+export async function authenticate(em: EntityManager, secret: string | null, cache?: ApiKeyCache): Promise<Viewer> {
   if (secret === null) throw unauthenticated();
   if (!KEY_PATTERN.test(secret)) throw unauthenticated('Malformed API key.');
+  const hash = sha256Hex(secret);
+  const cached = cache?.get(hash);
+  if (cached) return cached;
+  const ticket = cache?.ticket() ?? 0;
   const rows = await query<{ id: string; tenant_id: string; role: ApiKeyRole; user_id: string | null; agent_id: string | null }>(
     em,
     `/* authenticateApiKey */ select id, tenant_id, role, user_id, agent_id from api_key where secret_hash = ? and revoked_at is null`,
-    [sha256Hex(secret)],
+    [hash],
   );
   const row = rows[0];
   if (!row) throw unauthenticated('Unknown or revoked API key.');
-  return { keyId: row.id, tenantId: row.tenant_id, role: row.role, userId: row.user_id, agentId: row.agent_id };
+  const viewer: Viewer = { keyId: row.id, tenantId: row.tenant_id, role: row.role, userId: row.user_id, agentId: row.agent_id };
+  cache?.set(hash, viewer, ticket);
+  return viewer;
 }
 
 const RANK: Record<ApiKeyRole, number> = { [ApiKeyRole.AGENT]: 0, [ApiKeyRole.MEMBER]: 0, [ApiKeyRole.ADMIN]: 1 };
