@@ -7,15 +7,20 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../src/shared/paths.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = PROJECT_ROOT;
 const children = new Set<ChildProcess>();
 
-/** `node --import tsx <file>`: the pid is the real node process (the tsx CLI would add a wrapper process in between). */
-export function spawnTs(file: string, args: string[], opts: { ipc?: boolean; log?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): ChildProcess {
+/** Compile everything the children run (`npm run build` → dist/), so they run as `npm start` runs the server. */
+export function buildDist(): void {
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/** `node dist/<file>.js` (built by buildDist); the pid is the real node process, with no wrapper in between. */
+export function spawnCompiled(file: string, args: string[], opts: { ipc?: boolean; log?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): ChildProcess {
   const out = opts.log ? fs.openSync(opts.log, 'a') : 'ignore';
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, file), ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, 'dist', file.replace(/\.ts$/, '.js')), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: opts.ipc ? ['ignore', out, out, 'ipc'] : ['pipe', 'pipe', out],

@@ -67,9 +67,14 @@ function component(url: string, fn: string): string {
     const parts = p.slice(nm + 14).split('/');
     return `npm: ${parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]}`;
   }
-  const rel = path.relative(ROOT, p);
+  const rel = sourcePath(p);
   if (rel.startsWith('src/')) return `ours: ${rel.split('/').slice(0, 3).join('/')}`;
   return rel.startsWith('..') ? p : rel;
+}
+
+/** A file of ours relative to the root, as its source: dist/src/x.js (the compiled build the benchmark runs) → src/x.js. */
+function sourcePath(file: string): string {
+  return path.relative(ROOT, file).replace(/^dist\//, '');
 }
 
 /** The owner of a frame, or null for Node internals and native frames (which are charged to their caller). */
@@ -85,7 +90,7 @@ function location(frame: CallFrame): string {
   if (!frame.url) return frame.functionName || '(anonymous)';
   const p = frame.url.startsWith('file://') ? decodeURIComponent(new URL(frame.url).pathname) : frame.url;
   const nm = p.lastIndexOf('/node_modules/');
-  const short = nm !== -1 ? p.slice(nm + 14) : path.relative(ROOT, p).startsWith('..') ? p : path.relative(ROOT, p);
+  const short = nm !== -1 ? p.slice(nm + 14) : sourcePath(p).startsWith('..') ? p : sourcePath(p);
   return `${frame.functionName || '(anonymous)'} ${short}:${frame.lineNumber + 1}`;
 }
 

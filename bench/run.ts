@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { benchConfig } from './config.js';
 import { PORTKEY_VERSION } from './peer-portkey.js';
-import { cpuModel, killChildren, loadAverage, ROOT } from './proc.js';
+import { buildDist, cpuModel, killChildren, loadAverage, ROOT } from './proc.js';
 import { evaluateTargets, renderReport, type RunEnv, type RunResult } from './report.js';
 import { runChain } from './scenarios/chain.js';
 import { runCoverage } from './scenarios/coverage.js';
@@ -103,6 +103,8 @@ async function scenario<K extends Scenario>(name: K, run: () => Promise<unknown>
 }
 
 try {
+  log('building dist/ (the server, mock, load generator and peers run compiled, as `npm start` runs the server)');
+  buildDist();
   log(`${result.mode} run; processes' logs in ${stack.logDir}`);
   const mock0 = await stack.mock(0);
   const server = await stack.startServer(mock0);

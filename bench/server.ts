@@ -2,7 +2,7 @@
  * The real Ainfera server for the benchmark, in a process of its own: `startApp` on an embedded
  * PostgreSQL under --data-dir, providers pointed at the loopback mock.
  *
- *   node --import tsx bench/server.ts --data-dir DIR --anthropic URL --openai URL
+ *   node dist/bench/server.js --data-dir DIR --anthropic URL --openai URL   (after `npm run build`)
  *
  * Spawned by bench/run.ts with an IPC channel. It sends `{ type: 'ready', port, pid, dbUrl, demo }`
  * (demo = the demo tenant's keys) once listening — on stdout instead when run by hand — and then

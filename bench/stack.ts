@@ -12,7 +12,7 @@ import type { TenantKeys } from '../src/modules/tenancy/tenancy.service.js';
 import type { FloorJob } from './floor-pg.js';
 import type { HttpTarget, LoadJob } from './loadgen.js';
 import type { LoadResult } from './openloop.js';
-import { cpuMsOf, descendants, firstJsonLine, IpcChannel, ipcMessage, LineChannel, spawnTs, stopChild, waitExit } from './proc.js';
+import { cpuMsOf, descendants, firstJsonLine, IpcChannel, ipcMessage, LineChannel, spawnCompiled, stopChild, waitExit } from './proc.js';
 
 export interface Mock {
   latencyMs: number;
@@ -67,7 +67,7 @@ export class Stack {
   async mock(latencyMs: number): Promise<Mock> {
     const existing = this.mocks.get(latencyMs);
     if (existing) return existing;
-    const child = spawnTs('test/support/mock-provider.ts', ['--port', '0', '--latency', String(latencyMs)], { log: this.log(`mock-${latencyMs}ms`) });
+    const child = spawnCompiled('test/support/mock-provider.ts', ['--port', '0', '--latency', String(latencyMs)], { log: this.log(`mock-${latencyMs}ms`) });
     const urls = await firstJsonLine<{ anthropicBaseUrl: string; openaiBaseUrl: string }>(child, 30_000, `mock provider (${latencyMs} ms)`);
     const mock = { latencyMs, ...urls, child };
     this.mocks.set(latencyMs, mock);
@@ -80,7 +80,7 @@ export class Stack {
     const dataDir = opts.fresh || !this.server ? fs.mkdtempSync(path.join(this.tmp, `${opts.label ?? 'server'}-`)) : this.server.dataDir;
     fs.chmodSync(dataDir, 0o755);
     await this.stopServer();
-    const child = spawnTs('bench/server.ts', ['--data-dir', dataDir, '--anthropic', mock.anthropicBaseUrl, '--openai', mock.openaiBaseUrl], {
+    const child = spawnCompiled('bench/server.ts', ['--data-dir', dataDir, '--anthropic', mock.anthropicBaseUrl, '--openai', mock.openaiBaseUrl], {
       ipc: true,
       log: this.log(`server-${path.basename(dataDir)}`),
       // As deployed: libraries read NODE_ENV from the process (graphql-js skips its development checks in production).
@@ -106,7 +106,7 @@ export class Stack {
 
   private ensureLoadgen(): LineChannel {
     if (!this.loadgen) {
-      this.loadgenChild = spawnTs('bench/loadgen.ts', ['-'], { log: this.log('loadgen') });
+      this.loadgenChild = spawnCompiled('bench/loadgen.ts', ['-'], { log: this.log('loadgen') });
       this.loadgen = new LineChannel(this.loadgenChild, 'load generator');
     }
     return this.loadgen;
@@ -136,7 +136,7 @@ export class Stack {
   /** Run one open-loop job of the bare-pg floor transaction. */
   async floorLoad(job: FloorJob): Promise<MeasuredLoad> {
     if (!this.floor) {
-      this.floorChild = spawnTs('bench/floor-pg.ts', ['-'], { log: this.log('floor-pg') });
+      this.floorChild = spawnCompiled('bench/floor-pg.ts', ['-'], { log: this.log('floor-pg') });
       this.floor = new LineChannel(this.floorChild, 'pg floor');
     }
     const floor = this.floor;
@@ -147,7 +147,7 @@ export class Stack {
   async portkey(): Promise<{ origin: string; pid: number }> {
     if (!this.portkeyOrigin) {
       const port = await freePort();
-      this.portkeyChild = spawnTs('bench/peer-portkey.ts', ['--port', String(port)], { log: this.log('portkey'), env: { NODE_ENV: 'production' } });
+      this.portkeyChild = spawnCompiled('bench/peer-portkey.ts', ['--port', String(port)], { log: this.log('portkey'), env: { NODE_ENV: 'production' } });
       const origin = `http://127.0.0.1:${port}`;
       const deadline = Date.now() + 60_000;
       for (;;) {
@@ -164,7 +164,7 @@ export class Stack {
 
   async bare(): Promise<{ origin: string; pid: number }> {
     if (!this.bareOrigin) {
-      this.bareChild = spawnTs('bench/bare-http.ts', [], { log: this.log('bare-http') });
+      this.bareChild = spawnCompiled('bench/bare-http.ts', [], { log: this.log('bare-http') });
       const { port } = await firstJsonLine<{ port: number }>(this.bareChild, 30_000, 'bare node:http');
       this.bareOrigin = `http://127.0.0.1:${port}`;
     }

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { GraphQLError, GraphQLScalarType, type GraphQLSchema, isEnumType, Kind, buildASTSchema, parse, concatAST } from 'graphql';
 import { JSONResolver } from 'graphql-scalars';
 import type { Resolvers } from './__generated__/resolvers-types.js';
+import { PROJECT_ROOT } from './shared/paths.js';
 import { auditResolvers } from './modules/audit/audit.resolvers.js';
 import { catalogResolvers } from './modules/catalog/catalog.resolvers.js';
 import { coverageResolvers } from './modules/coverage/coverage.resolvers.js';
@@ -12,7 +12,7 @@ import { inferenceResolvers } from './modules/inference/inference.resolvers.js';
 import { routingResolvers } from './modules/routing/routing.resolvers.js';
 import { tenancyResolvers } from './modules/tenancy/tenancy.resolvers.js';
 
-export const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../schema');
+export const SCHEMA_DIR = path.join(PROJECT_ROOT, 'schema');
 
 /** The SDL of schema/*.graphql (the contract snapshot excluded), in file-name order. */
 export function loadTypeDefs(dir = SCHEMA_DIR): string[] {

@@ -1,13 +1,12 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM, type Options } from '@mikro-orm/postgresql';
 import { migrationsList } from '../../migrations/index.js';
+import { PROJECT_ROOT } from '../shared/paths.js';
 import { entities } from './entities.js';
 
 export type Orm = MikroORM;
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** One ORM configuration for the server, the CLI, the migration scripts and the tests. */
 export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): Options {
@@ -22,8 +21,8 @@ export function ormConfig(clientUrl: string, overrides: Partial<Options> = {}): 
     pool: { min: 0, max: 10 },
     migrations: {
       tableName: 'mikro_orm_migrations',
-      path: path.join(root, 'migrations'),
-      pathTs: path.join(root, 'migrations'),
+      path: path.join(PROJECT_ROOT, 'migrations'),
+      pathTs: path.join(PROJECT_ROOT, 'migrations'),
       migrationsList,
       transactional: true,
       silent: true,

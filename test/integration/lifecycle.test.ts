@@ -66,7 +66,10 @@ describe('npm start lifecycle', { timeout: 240_000 }, () => {
       AINFERA_SIMULATOR: '0',
     });
 
-    server = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // What `npm start` runs: the build, then the compiled server (node directly, so signals reach it, not npm).
+    const build = await run('npm', ['run', '--silent', 'build'], env);
+    expect(build.code, build.stdout + build.stderr).toBe(0);
+    server = spawn(process.execPath, ['--enable-source-maps', 'dist/src/index.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     server.stdout!.on('data', (c) => (stdout += c));
