@@ -48,6 +48,25 @@ describe('jcs (RFC 8785)', () => {
     }
   });
 
+  it('matches canonicalize on objects that repeat a few key sets (the cached key orders), in any insertion order', () => {
+    const rand = prng(1885);
+    const keySets = [['b', 'a', '10', '9', 'é', 'Z'], ['model', 'provider', 'outcome', 'latencyMs'], ['x'], ['2', '1', '__proto__x', '']];
+    for (let i = 0; i < 2000; i++) {
+      const keys = keySets[i % keySets.length].slice().sort(() => rand() - 0.5);
+      const o: Record<string, unknown> = {};
+      for (const k of keys) o[k] = rand() < 0.2 ? undefined : generate(rand, 2);
+      const nested = { outer: o, list: [o, { ...o }], other: Object.fromEntries(Object.entries(o).reverse()) };
+      expect(jcs(nested), `case ${i}`).toBe(canonicalize(JSON.parse(JSON.stringify(nested))));
+    }
+    // More distinct key sets than the cache holds, then the first ones again.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 100; i++) {
+        const o = { [`k${i}`]: i, a: 1, [`z${i}`]: [i] };
+        expect(jcs(o)).toBe(canonicalize(o));
+      }
+    }
+  });
+
   it('passes the RFC 8785 number and ordering examples', () => {
     expect(jcs({ numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001] })).toBe('{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}');
     expect(jcs({ '\u20ac': 'Euro Sign', '\r': 'Carriage Return', '\ufb33': 'Hebrew Letter Dalet With Dagesh', '1': 'One', '\ud83d\ude00': 'Emoji: Grinning Face', '\u0080': 'Control', '\u00f6': 'Latin Small Letter O With Diaeresis' })).toBe(

@@ -1,8 +1,10 @@
+import { availableParallelism } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../../db/sql.js';
 import { AuditEvent } from './audit-event.entity.js';
 import type { AuditSigner, Checkpoint } from './signing.js';
-import { ENVELOPE_VERSION, envelopeHashParts, type StoredEvent, verifyEvents, ZERO_HASH } from './envelope.js';
+import { type QueryTarget, type RangeSpec, SEQ_MAX, verifyRange, verifyRangesInWorkers } from './chain-verify.js';
+import { ENVELOPE_VERSION, envelopeHashParts, joinRanges, type RangeResult, type StoredEvent, ZERO_HASH } from './envelope.js';
 
 /** What `auditChain` resolves to: the chain id, and its head read at most once per request. */
 export interface ChainView {
@@ -84,12 +86,60 @@ export async function* streamEvents(em: EntityManager, chain: string, batch = 50
   }
 }
 
+/** Below this many events one pass in process is quicker than handing ranges to worker threads. */
+const PARALLEL_FROM = 20_000;
+const WORKERS = Math.max(2, Math.min(4, availableParallelism()));
+
+/**
+ * The chain's events, verified in one pass on a pool connection, or — for a long chain — cut by
+ * seq into equal ranges (from the head's seq; the last range reaches up to any seq, and like the
+ * single pass always did, none looks below seq 1) that worker threads verify at once, each on its own connection. joinRanges makes the
+ * verdict exactly the single pass's. Workers that cannot start (no connection URL, no tsx for a
+ * .ts worker) leave the single pass.
+ */
+async function verifyRanges(em: EntityManager, chain: string): Promise<RangeResult[]> {
+  const whole: RangeSpec = { chain, fromSeq: 1, after: 0, upTo: SEQ_MAX };
+  const length = (await chainHead(em, chain))?.seq ?? 0;
+  const url = em.config.get('clientUrl');
+  if (length >= PARALLEL_FROM && url) {
+    const bounds = Array.from({ length: WORKERS + 1 }, (_, i) => Math.floor((length * i) / WORKERS));
+    const specs = bounds.slice(0, -1).map((from, i): RangeSpec => ({
+      chain,
+      fromSeq: from + 1,
+      after: from,
+      upTo: i === WORKERS - 1 ? SEQ_MAX : bounds[i + 1],
+    }));
+    try {
+      return await verifyRangesInWorkers(url, specs);
+    } catch {
+      // fall through to the single pass
+    }
+  }
+  return [await withPoolConnection(em, (client) => verifyRange(client, whole))];
+}
+
+interface KnexPool {
+  acquireConnection(): Promise<QueryTarget>;
+  releaseConnection(connection: QueryTarget): Promise<void>;
+}
+
+/** A connection of the ORM's own pool for a streaming statement (db/sql.ts's query() buffers whole results). */
+async function withPoolConnection<T>(em: EntityManager, fn: (client: QueryTarget) => Promise<T>): Promise<T> {
+  const pool = em.getConnection().getKnex().client as unknown as KnexPool;
+  const connection = await pool.acquireConnection();
+  try {
+    return await fn(connection);
+  } finally {
+    await pool.releaseConnection(connection);
+  }
+}
+
 /**
  * Recompute every hash from stored data alone. Also compares the end of the chain with its head
  * row, so removing the newest events is caught too.
  */
 export async function verifyChain(em: EntityManager, chain: string): Promise<ChainVerification> {
-  const result = await verifyEvents(streamEvents(em, chain), { chain });
+  const result = joinRanges(await verifyRanges(em, chain));
   if (!result.valid) return { valid: false, checked: result.checked, firstInvalidSeq: result.firstInvalidSeq, reason: result.reason };
   const head = await chainHead(em, chain);
   const headSeq = head?.seq ?? 0;

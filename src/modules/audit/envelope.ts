@@ -2,7 +2,7 @@
  * The audit envelope (DESIGN §5): how one event is hashed and how a chain is verified.
  * Pure, so the same code checks the database, an API export, or a test fixture.
  */
-import { jcs, jcsHash } from '../../shared/hashing.js';
+import { jcs, jcsMember, sha256Hex } from '../../shared/hashing.js';
 
 /** prevHash of the first event of every chain. */
 export const ZERO_HASH = '0'.repeat(64);
@@ -44,7 +44,7 @@ export function formatOccurredAt(d: Date): string {
 export function eventHash(e: AuditEnvelope): string {
   switch (e.v) {
     case 1:
-      return jcsHash({
+      return sha256Hex(v1Text(e) ?? jcs({
         v: e.v,
         chain: e.chain,
         seq: e.seq,
@@ -52,10 +52,43 @@ export function eventHash(e: AuditEnvelope): string {
         occurredAt: e.occurredAt,
         payload: e.payload,
         prevHash: e.prevHash,
-      });
+      }));
     default:
       throw new Error(`unsupported audit envelope version ${String(e.v)}`);
   }
+}
+
+/** Strings that JCS writes as `"<s>"` verbatim: no quote, backslash, control character or surrogate. */
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/**
+ * The v1 envelope's JCS text written directly in its fixed key order (chain, occurredAt, payload,
+ * prevHash, seq, type, v), with the generic JCS run on the payload alone — the verifier's hot
+ * path. Only for the common case, where the result is the same text `jcs` gives for the envelope
+ * object: plain strings, a safe-integer seq, and a payload that is a plain object. Anything else
+ * (or a payload JCS refuses) returns null, and eventHash takes the generic path, which also
+ * produces the same error messages as before.
+ */
+function v1Text(e: AuditEnvelope): string | null {
+  const { chain, occurredAt, payload, prevHash, seq, type } = e;
+  if (
+    typeof chain !== 'string' || !PLAIN.test(chain) ||
+    typeof occurredAt !== 'string' || !PLAIN.test(occurredAt) ||
+    typeof prevHash !== 'string' || !PLAIN.test(prevHash) ||
+    typeof type !== 'string' || !PLAIN.test(type) ||
+    !Number.isSafeInteger(seq) ||
+    typeof payload !== 'object' || payload === null || Array.isArray(payload) ||
+    Object.getPrototypeOf(payload) !== Object.prototype
+  ) {
+    return null;
+  }
+  let body: string;
+  try {
+    body = jcsMember(payload);
+  } catch {
+    return null;
+  }
+  return `{"chain":"${chain}","occurredAt":"${occurredAt}","payload":${body},"prevHash":"${prevHash}","seq":${seq},"type":"${type}","v":1}`;
 }
 
 /**
@@ -78,10 +111,127 @@ export function sealEvent(e: AuditEnvelope): StoredEvent {
   return { ...e, hash: eventHash(e) };
 }
 
+/** Where a verification starts: seq 1 after ZERO_HASH, or mid-chain with the link left to the caller. */
+export type VerifyFrom = { seq: number; prevHash: string } | { seq: number; prevHash: null };
+
 /**
- * Verifies a chain in one streaming pass with O(1) memory: only the previous hash is kept.
- * Checks per event, in order: seq is the next expected one, chain matches, prevHash links to
- * the previous event (ZERO_HASH for seq 1), and the recomputed hash equals the stored hash.
+ * The streaming verifier's state, one event at a time (verifyEvents drives it; the database
+ * verifier feeds it rows as they arrive). Checks per event, in order: seq is the next expected
+ * one, chain matches, prevHash links to the previous event (ZERO_HASH for seq 1), and the
+ * recomputed hash equals the stored hash. Started mid-chain with `prevHash: null`, the first
+ * event's link cannot be checked here: its stored prevHash is kept (`firstPrevHash`) for
+ * joinRanges to compare with the previous range's last hash.
+ */
+export class ChainVerifier {
+  expectedSeq: number;
+  prevHash: string | null;
+  /** Hash of the last event that verified. */
+  headHash: string | null = null;
+  /** seq of the first event pushed, whatever it was. */
+  firstSeq: number | null = null;
+  /** The first event's stored prevHash, once it passed the seq and chain checks (mid-chain start only). */
+  firstPrevHash: string | null = null;
+  failure: { seq: number; reason: string } | null = null;
+
+  constructor(
+    readonly chain: string,
+    readonly from: VerifyFrom = { seq: 1, prevHash: ZERO_HASH },
+  ) {
+    this.expectedSeq = from.seq;
+    this.prevHash = from.prevHash;
+  }
+
+  /** Events that verified so far. */
+  get checked(): number {
+    return this.expectedSeq - this.from.seq;
+  }
+
+  /** Checks one event; false once the chain has failed (further events are ignored). */
+  push(e: StoredEvent): boolean {
+    if (this.failure) return false;
+    const expectedSeq = this.expectedSeq;
+    this.firstSeq ??= e.seq;
+    if (e.seq !== expectedSeq) {
+      // A missing event is named by the seq that should have been there.
+      return this.fail(`gap or reorder: expected seq ${expectedSeq}, found ${String(e.seq)}`);
+    }
+    if (e.chain !== this.chain) {
+      return this.fail(`chain mismatch at seq ${expectedSeq}: expected ${this.chain}, found ${String(e.chain)}`);
+    }
+    if (this.prevHash === null) {
+      this.firstPrevHash = e.prevHash;
+    } else if (e.prevHash !== this.prevHash) {
+      return this.fail(`prevHash mismatch at seq ${expectedSeq}: expected ${this.prevHash}, found ${String(e.prevHash)}`);
+    }
+    let recomputed: string;
+    try {
+      recomputed = eventHash(e);
+    } catch (err) {
+      return this.fail(`cannot hash event at seq ${expectedSeq}: ${(err as Error).message}`);
+    }
+    if (recomputed !== e.hash) {
+      return this.fail(`hash mismatch at seq ${expectedSeq}: stored ${String(e.hash)}, recomputed ${recomputed}`);
+    }
+    this.prevHash = e.hash;
+    this.headHash = e.hash;
+    this.expectedSeq = expectedSeq + 1;
+    return true;
+  }
+
+  /** What a range verification hands back (plain data, so it crosses a worker boundary). */
+  rangeResult(): RangeResult {
+    return { fromSeq: this.from.seq, firstSeq: this.firstSeq, firstPrevHash: this.firstPrevHash, count: this.checked, lastHash: this.headHash, failure: this.failure };
+  }
+
+  private fail(reason: string): false {
+    this.failure = { seq: this.expectedSeq, reason };
+    return false;
+  }
+}
+
+/** One seq range verified on its own by a ChainVerifier started at `{ seq: fromSeq, prevHash: null }`. */
+export interface RangeResult {
+  fromSeq: number;
+  /** seq of the range's first event; null when the range holds none. */
+  firstSeq: number | null;
+  /** The first event's stored prevHash, when it passed the seq and chain checks. */
+  firstPrevHash: string | null;
+  /** Events that verified, from fromSeq on. */
+  count: number;
+  lastHash: string | null;
+  failure: { seq: number; reason: string } | null;
+}
+
+/**
+ * Joins ranges that partition the seq line in ascending order (the first reaching down to the
+ * lowest seq, the last up to the highest; each starting right after the previous one's upper
+ * bound) into exactly the result one pass over the whole chain gives: the same first bad seq and
+ * the same reason. A range's own verdict holds only if the chain before it ended exactly at its
+ * start and its first event links to that end; otherwise the single pass would already have failed
+ * there, and that failure is the one reported.
+ */
+export function joinRanges(ranges: RangeResult[]): VerifyResult {
+  let expectedSeq = 1;
+  let prevHash = ZERO_HASH;
+  let headHash: string | null = null;
+  const fail = (seq: number, reason: string): VerifyResult => ({ valid: false, checked: seq - 1, firstInvalidSeq: seq, reason, headHash });
+  for (const r of ranges) {
+    if (r.firstSeq === null) continue;
+    if (expectedSeq !== r.fromSeq) return fail(expectedSeq, `gap or reorder: expected seq ${expectedSeq}, found ${r.firstSeq}`);
+    if (r.firstPrevHash !== null && r.firstPrevHash !== prevHash) {
+      return fail(expectedSeq, `prevHash mismatch at seq ${expectedSeq}: expected ${prevHash}, found ${String(r.firstPrevHash)}`);
+    }
+    if (r.count > 0) headHash = r.lastHash;
+    if (r.failure) return fail(r.failure.seq, r.failure.reason);
+    expectedSeq = r.fromSeq + r.count;
+    prevHash = r.lastHash ?? prevHash;
+  }
+  return { valid: true, checked: expectedSeq - 1, firstInvalidSeq: null, reason: null, headHash };
+}
+
+/**
+ * Verifies a chain in one streaming pass with O(1) memory: only the previous hash is kept
+ * (ChainVerifier holds the checks).
  *
  * What it can and cannot see: a deleted, swapped or renumbered event shows as a seq or link
  * break at the first affected position; a forged event that is correctly linked and hashed is
@@ -92,40 +242,11 @@ export async function verifyEvents(
   events: Iterable<StoredEvent> | AsyncIterable<StoredEvent>,
   opts: { chain: string },
 ): Promise<VerifyResult> {
-  let expectedSeq = 1;
-  let prevHash = ZERO_HASH;
-  let headHash: string | null = null;
-  const fail = (seq: number, reason: string): VerifyResult => ({
-    valid: false,
-    checked: expectedSeq - 1,
-    firstInvalidSeq: seq,
-    reason,
-    headHash,
-  });
-
+  const verifier = new ChainVerifier(opts.chain);
   for await (const e of events) {
-    if (e.seq !== expectedSeq) {
-      // A missing event is named by the seq that should have been there.
-      return fail(expectedSeq, `gap or reorder: expected seq ${expectedSeq}, found ${String(e.seq)}`);
-    }
-    if (e.chain !== opts.chain) {
-      return fail(expectedSeq, `chain mismatch at seq ${expectedSeq}: expected ${opts.chain}, found ${String(e.chain)}`);
-    }
-    if (e.prevHash !== prevHash) {
-      return fail(expectedSeq, `prevHash mismatch at seq ${expectedSeq}: expected ${prevHash}, found ${String(e.prevHash)}`);
-    }
-    let recomputed: string;
-    try {
-      recomputed = eventHash(e);
-    } catch (err) {
-      return fail(expectedSeq, `cannot hash event at seq ${expectedSeq}: ${(err as Error).message}`);
-    }
-    if (recomputed !== e.hash) {
-      return fail(expectedSeq, `hash mismatch at seq ${expectedSeq}: stored ${String(e.hash)}, recomputed ${recomputed}`);
-    }
-    prevHash = e.hash;
-    headHash = e.hash;
-    expectedSeq++;
+    if (!verifier.push(e)) break;
   }
-  return { valid: true, checked: expectedSeq - 1, firstInvalidSeq: null, reason: null, headHash };
+  const { failure, headHash } = verifier;
+  if (failure) return { valid: false, checked: verifier.checked, firstInvalidSeq: failure.seq, reason: failure.reason, headHash };
+  return { valid: true, checked: verifier.checked, firstInvalidSeq: null, reason: null, headHash };
 }
