@@ -4,7 +4,7 @@ import type { InferenceStatus } from '../modules/inference/inference.entity.js';
 import type { RoutingMode } from '../modules/inference/inference.entity.js';
 import type { ApiKeyRole as Role } from '../modules/tenancy/api-key.entity.js';
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
-import type { Inference as InferenceEntity } from '../modules/inference/inference.entity.js';
+import type { InferenceRecord as InferenceRecordEntity } from '../modules/inference/inference.record.js';
 import type { Model as ModelEntity } from '../modules/catalog/model.entity.js';
 import type { Provider as ProviderEntity } from '../modules/catalog/provider.entity.js';
 import type { Agent as AgentEntity } from '../modules/tenancy/agent.entity.js';
@@ -763,7 +763,7 @@ export type ResolversTypes = {
   DispatchInferencePayload: ResolverTypeWrapper<Omit<DispatchInferencePayload, 'inference'> & { inference: ResolversTypes['Inference'] }>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Inference: ResolverTypeWrapper<InferenceEntity>;
+  Inference: ResolverTypeWrapper<InferenceRecordEntity>;
   InferenceAttempt: ResolverTypeWrapper<InferenceAttempt>;
   InferenceConnection: ResolverTypeWrapper<InferencePageEntity>;
   InferenceEdge: ResolverTypeWrapper<Omit<InferenceEdge, 'node'> & { node: ResolversTypes['Inference'] }>;
@@ -815,7 +815,7 @@ export type ResolversParentTypes = {
   DispatchInferencePayload: Omit<DispatchInferencePayload, 'inference'> & { inference: ResolversParentTypes['Inference'] };
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
-  Inference: InferenceEntity;
+  Inference: InferenceRecordEntity;
   InferenceAttempt: InferenceAttempt;
   InferenceConnection: InferencePageEntity;
   InferenceEdge: Omit<InferenceEdge, 'node'> & { node: ResolversParentTypes['Inference'] };

@@ -9,7 +9,8 @@ import { cell, compareDecimal, type ConstraintBand, constraintBand, costUsd, dec
 import { requireDispatcher } from '../tenancy/auth.js';
 import { AUTO_MODEL, type DispatchRequest, parseDispatchInput } from './dispatch.input.js';
 import { claimIdempotencyKey, releaseClaim, upstreamUnavailable } from './idempotency.js';
-import { type Inference, InferenceStatus, RoutingMode } from './inference.entity.js';
+import { InferenceStatus, RoutingMode } from './inference.entity.js';
+import type { InferenceRecord } from './inference.record.js';
 import { persistDispatch } from './inference.repository.js';
 import { isUuid } from '../../shared/ids.js';
 
@@ -40,11 +41,11 @@ export interface DispatchOutcome {
 }
 
 /** DESIGN §4: authenticate, gate, classify, compute, choose, call, persist, return — timed for /metrics. */
-export async function dispatch(ctx: Context, input: DispatchInferenceInput): Promise<{ inference: Inference; replayed: boolean }> {
+export async function dispatch(ctx: Context, input: DispatchInferenceInput): Promise<{ inference: InferenceRecord; replayed: boolean }> {
   return timeDispatch(ctx.deps.metrics, input.model === AUTO_MODEL ? 'auto' : 'direct', () => runDispatch(ctx, input));
 }
 
-async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise<{ inference: Inference; replayed: boolean }> {
+async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise<{ inference: InferenceRecord; replayed: boolean }> {
   const started = performance.now();
   const createdAt = new Date();
   const { viewer, em, deps } = ctx;

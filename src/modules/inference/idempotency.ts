@@ -1,14 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { AppError, ErrorCode } from '../../shared/errors.js';
 import { type DispatchRequest, storedRequest } from './dispatch.input.js';
-import { Inference, InferenceStatus, type RoutingMode } from './inference.entity.js';
+import { query } from '../../db/sql.js';
+import { InferenceStatus, type RoutingMode } from './inference.entity.js';
+import { type InferenceRecord, type InferenceRow, RECORD_COLUMNS, recordFromRow } from './inference.record.js';
 
 /** A failed inference surfaces as UPSTREAM_UNAVAILABLE, carrying its id (also on replay). */
-export function upstreamUnavailable(inference: Inference, replayed = false): AppError {
+export function upstreamUnavailable(inference: InferenceRecord, replayed = false): AppError {
   return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, inference.error?.message ?? 'No provider could answer.', { inferenceId: inference.id, ...(replayed ? { replayed: true } : {}) });
 }
 
-export type GateResult = { kind: 'claimed' } | { kind: 'replay'; inference: Inference };
+export type GateResult = { kind: 'claimed' } | { kind: 'replay'; inference: InferenceRecord };
 
 /**
  * DESIGN §4 step 2. The unique (tenant, agent, key) constraint decides who owns a key, so
@@ -28,7 +30,12 @@ export async function claimIdempotencyKey(
   );
   if (inserted.length === 1) return { kind: 'claimed' };
 
-  const existing = await em.findOne(Inference, { tenant: c.tenantId, agent: c.agentId, idempotencyKey: key }, { disableIdentityMap: true });
+  const [row] = await query<InferenceRow>(
+    em,
+    `/* findIdempotentInference */ select ${RECORD_COLUMNS} from inference where tenant_id = ? and agent_id = ? and idempotency_key = ?`,
+    [c.tenantId, c.agentId, key],
+  );
+  const existing = row ? recordFromRow(row) : null;
   if (!existing) throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'The first request with this idempotency key is still running; retry shortly.', { retryable: true });
   if (existing.requestHash !== c.request.requestHash) {
     throw new AppError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was already used with a different request.', { field: 'input.idempotencyKey' });

@@ -1,54 +1,48 @@
-import { ref } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../../db/sql.js';
 import { AppError, ErrorCode } from '../../shared/errors.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { appendWithRow, type RowCte } from '../audit/audit.service.js';
 import { formatOccurredAt } from '../audit/envelope.js';
-import { Model } from '../catalog/model.entity.js';
-import { Agent } from '../tenancy/agent.entity.js';
-import { Tenant } from '../tenancy/tenant.entity.js';
 import { storedRequest } from './dispatch.input.js';
 import type { DispatchOutcome } from './dispatch.service.js';
-import { Inference, InferenceStatus } from './inference.entity.js';
+import { InferenceStatus } from './inference.entity.js';
+import { type InferenceRecord, type InferenceRow, RECORD_COLUMNS, recordFromRow } from './inference.record.js';
 import { isUuid } from '../../shared/ids.js';
 
-/** The finished inference as an entity, from what the dispatch decided. */
-function buildInference(o: DispatchOutcome): Inference {
-  const inf = new Inference({
-    tenant: ref(Tenant, o.tenantId),
-    agent: ref(Agent, o.agentId),
+/** The finished inference, from what the dispatch decided. */
+function buildRecord(o: DispatchOutcome): InferenceRecord {
+  const a = o.answered;
+  return {
+    id: o.id,
+    createdAt: o.createdAt,
+    tenantId: o.tenantId,
+    agentId: o.agentId,
     requestedModel: o.request.model,
     routingMode: o.routingMode,
-    requestPayload: storedRequest(o.request),
+    modelId: a ? a.model.id : null,
+    status: a ? InferenceStatus.SUCCEEDED : InferenceStatus.FAILED,
+    outputText: a?.text ?? null,
+    inputTokens: a?.inputTokens ?? null,
+    outputTokens: a?.outputTokens ?? null,
+    costUsd: a?.costUsd ?? null,
+    latencyMs: o.latencyMs,
+    providerLatencyMs: a?.latencyMs ?? null,
+    attempts: o.attempts,
+    error: a ? null : (o.error ?? { code: ErrorCode.UPSTREAM_UNAVAILABLE, message: 'No provider answered.' }),
+    idempotencyKey: o.request.idempotencyKey,
     requestHash: o.request.requestHash,
-  });
-  inf.id = o.id;
-  inf.createdAt = o.createdAt;
-  inf.idempotencyKey = o.request.idempotencyKey;
-  inf.status = o.answered ? InferenceStatus.SUCCEEDED : InferenceStatus.FAILED;
-  inf.model = o.answered ? ref(Model, o.answered.model.id) : null;
-  inf.responsePayload = o.answered?.raw ?? null;
-  inf.outputText = o.answered?.text ?? null;
-  inf.inputTokens = o.answered?.inputTokens ?? null;
-  inf.outputTokens = o.answered?.outputTokens ?? null;
-  inf.costUsd = o.answered?.costUsd ?? null;
-  inf.latencyMs = o.latencyMs;
-  inf.providerLatencyMs = o.answered?.latencyMs ?? null;
-  inf.attempts = o.attempts;
-  inf.error = o.answered ? null : (o.error ?? { code: ErrorCode.UPSTREAM_UNAVAILABLE, message: 'No provider answered.' });
-  inf.taskType = o.taskType;
-  inf.taskTypeSource = o.taskTypeSource;
-  inf.policyVersion = o.policyVersion;
-  inf.cell = o.cell;
-  inf.constraintBand = o.band;
-  inf.completedAt = new Date();
-  return inf;
+    taskType: o.taskType,
+    taskTypeSource: o.taskTypeSource,
+    policyVersion: o.policyVersion,
+    cell: o.cell,
+    constraintBand: o.band,
+    completedAt: new Date(),
+  };
 }
 
-
 /** The audit payload: the §16 fields and every attempt; no prompt text (the request hash stands for it), no secrets. */
-function auditPayload(o: DispatchOutcome, inf: Inference): Record<string, unknown> {
+function auditPayload(o: DispatchOutcome, inf: InferenceRecord): Record<string, unknown> {
   return {
     inferenceId: o.id,
     agentId: o.agentId,
@@ -70,11 +64,11 @@ function auditPayload(o: DispatchOutcome, inf: Inference): Record<string, unknow
 }
 
 /** The finished inference's columns, in one order for both the insert and the claimed-row update. */
-function finalColumns(inf: Inference): Array<[column: string, value: unknown, cast?: string]> {
+function finalColumns(inf: InferenceRecord, responsePayload: unknown): Array<[column: string, value: unknown, cast?: string]> {
   return [
     ['status', inf.status],
-    ['model_id', inf.model?.id ?? null, 'uuid'],
-    ['response_payload', inf.responsePayload === null ? null : JSON.stringify(inf.responsePayload), 'jsonb'],
+    ['model_id', inf.modelId, 'uuid'],
+    ['response_payload', responsePayload === null || responsePayload === undefined ? null : JSON.stringify(responsePayload), 'jsonb'],
     ['output_text', inf.outputText],
     ['input_tokens', inf.inputTokens, 'int'],
     ['output_tokens', inf.outputTokens, 'int'],
@@ -96,8 +90,8 @@ function finalColumns(inf: Inference): Array<[column: string, value: unknown, ca
 const placeholder = ([, , cast]: [string, unknown, string?]) => (cast ? `?::${cast}` : '?');
 
 /** The `row` CTE: insert the finished inference, or finish the pending row of a claimed idempotency key. */
-function inferenceRow(inf: Inference, claimed: boolean): RowCte {
-  const cols = finalColumns(inf);
+function inferenceRow(inf: InferenceRecord, o: DispatchOutcome, claimed: boolean): RowCte {
+  const cols = finalColumns(inf, o.answered?.raw ?? null);
   if (claimed) {
     return {
       sql: `with row as (update inference set ${cols.map((c) => `${c[0]} = ${placeholder(c)}`).join(', ')} where id = ? and status = 'pending' returning id)`,
@@ -107,11 +101,11 @@ function inferenceRow(inf: Inference, claimed: boolean): RowCte {
   const identity: Array<[string, unknown, string?]> = [
     ['id', inf.id, 'uuid'],
     ['created_at', inf.createdAt, 'timestamptz'],
-    ['tenant_id', inf.tenant.id, 'uuid'],
-    ['agent_id', inf.agent.id, 'uuid'],
+    ['tenant_id', inf.tenantId, 'uuid'],
+    ['agent_id', inf.agentId, 'uuid'],
     ['requested_model', inf.requestedModel],
     ['routing_mode', inf.routingMode],
-    ['request_payload', JSON.stringify(inf.requestPayload), 'jsonb'],
+    ['request_payload', JSON.stringify(storedRequest(o.request)), 'jsonb'],
     ['idempotency_key', inf.idempotencyKey],
     ['request_hash', inf.requestHash],
   ];
@@ -127,9 +121,9 @@ function inferenceRow(inf: Inference, claimed: boolean): RowCte {
  * (appendWithRow), so they commit together or not at all, in a single round trip. A claimed
  * idempotency key turns its pending row into the final one.
  */
-export async function persistDispatch(em: EntityManager, o: DispatchOutcome, claimed: boolean, metrics?: Metrics): Promise<Inference> {
-  const inf = buildInference(o);
-  const { sql, params } = appendWithRow(inferenceRow(inf, claimed), {
+export async function persistDispatch(em: EntityManager, o: DispatchOutcome, claimed: boolean, metrics?: Metrics): Promise<InferenceRecord> {
+  const inf = buildRecord(o);
+  const { sql, params } = appendWithRow(inferenceRow(inf, o, claimed), {
     chain: o.tenantId,
     type: inf.status === InferenceStatus.SUCCEEDED ? 'inference.routed' : 'inference.failed',
     occurredAt: formatOccurredAt(inf.completedAt ?? new Date()),
@@ -143,7 +137,8 @@ export async function persistDispatch(em: EntityManager, o: DispatchOutcome, cla
 }
 
 /** One inference of a tenant; another tenant's looks absent. */
-export async function findInference(em: EntityManager, tenantId: string, id: string): Promise<Inference | null> {
+export async function findInference(em: EntityManager, tenantId: string, id: string): Promise<InferenceRecord | null> {
   if (!isUuid(id)) return null;
-  return em.findOne(Inference, { id, tenant: tenantId }, { exclude: ['requestPayload'] as never });
+  const [row] = await query<InferenceRow>(em, `/* findInference */ select ${RECORD_COLUMNS} from inference where id = ? and tenant_id = ?`, [id, tenantId]);
+  return row ? recordFromRow(row) : null;
 }

@@ -13,13 +13,13 @@ export const inferenceResolvers: Resolvers = {
     dispatchInference: (_, { input }, ctx) => dispatch(ctx, input),
   },
   Inference: {
-    model: (i, _, { loaders }) => (i.model ? loaders.catalog.modelById.load(i.model.id) : null),
+    model: (i, _, { loaders }) => (i.modelId ? loaders.catalog.modelById.load(i.modelId) : null),
     // The provider of the model that answered, through model → provider; never from the upstream body.
     provider: async (i, _, { loaders }) => {
-      const model = i.model ? await loaders.catalog.modelById.load(i.model.id) : null;
+      const model = i.modelId ? await loaders.catalog.modelById.load(i.modelId) : null;
       return model ? loaders.catalog.providerById.load(model.provider.id) : null;
     },
-    agent: async (i, _, { loaders }) => (await loaders.tenancy.agentById.load(i.agent.id))!,
+    agent: async (i, _, { loaders }) => (await loaders.tenancy.agentById.load(i.agentId))!,
     usage: (i) => (i.inputTokens !== null && i.outputTokens !== null ? { inputTokens: i.inputTokens, outputTokens: i.outputTokens } : null),
     costUsd: (i) => (i.costUsd === null ? null : normalizeDecimal(i.costUsd)),
     attempts: (i) => (Array.isArray(i.attempts) ? i.attempts : []),

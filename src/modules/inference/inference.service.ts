@@ -1,14 +1,15 @@
-import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { InferenceFilter } from '../../__generated__/resolvers-types.js';
 import { badInput } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { CatalogSnapshot } from '../catalog/catalog.js';
-import { Inference, type InferenceStatus } from './inference.entity.js';
+import { query } from '../../db/sql.js';
+import type { InferenceStatus } from './inference.entity.js';
+import { type InferenceRecord, type InferenceRow, RECORD_COLUMNS, recordFromRow } from './inference.record.js';
 
 /** What `InferenceConnection` resolves to. */
 export interface InferencePage {
-  nodes: Inference[];
+  nodes: InferenceRecord[];
   hasNextPage: boolean;
 }
 
@@ -16,7 +17,7 @@ export const DEFAULT_PAGE = 20;
 export const MAX_PAGE = 100;
 
 
-export function encodeCursor(inf: Inference): string {
+export function encodeCursor(inf: InferenceRecord): string {
   return Buffer.from(`${inf.createdAt.toISOString()}|${inf.id}`).toString('base64url');
 }
 
@@ -34,7 +35,7 @@ function asDate(field: string, v: unknown): Date {
   return d;
 }
 
-/** A page of the tenant's inferences, newest first (keyset pagination on created_at, id). */
+/** A page of the tenant's inferences, newest first (keyset pagination on created_at, id): one statement. */
 export async function listInferences(
   em: EntityManager,
   tenantId: string,
@@ -44,30 +45,33 @@ export async function listInferences(
   const first = args.first ?? DEFAULT_PAGE;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput('first', `must be between 1 and ${MAX_PAGE}.`);
   const f = args.filter ?? {};
-  const where: FilterQuery<Inference> & Record<string, unknown> = { tenant: tenantId };
+  const where = ['tenant_id = ?'];
+  const params: unknown[] = [tenantId];
+  const and = (sql: string, ...values: unknown[]) => {
+    where.push(sql);
+    params.push(...values);
+  };
   if (f.agentId) {
     if (!isUuid(f.agentId)) return { nodes: [], hasNextPage: false };
-    where.agent = f.agentId;
+    and('agent_id = ?', f.agentId);
   }
-  if (f.status) where.status = f.status as InferenceStatus;
-  if (f.taskType) where.taskType = f.taskType;
+  if (f.status) and('status = ?', f.status as InferenceStatus);
+  if (f.taskType) and('task_type = ?', f.taskType);
   if (f.model) {
     const model = catalog.model(f.model);
     if (!model) return { nodes: [], hasNextPage: false };
-    where.model = model.id;
+    and('model_id = ?', model.id);
   }
-  const createdAt: Record<string, Date> = {};
-  if (f.createdAfter) createdAt.$gte = asDate('filter.createdAfter', f.createdAfter);
-  if (f.createdBefore) createdAt.$lt = asDate('filter.createdBefore', f.createdBefore);
-  if (Object.keys(createdAt).length) where.createdAt = createdAt;
+  if (f.createdAfter) and('created_at >= ?', asDate('filter.createdAfter', f.createdAfter));
+  if (f.createdBefore) and('created_at < ?', asDate('filter.createdBefore', f.createdBefore));
   if (args.after) {
     const c = decodeCursor(args.after);
-    where.$and = [{ $or: [{ createdAt: { $lt: c.createdAt } }, { createdAt: c.createdAt, id: { $lt: c.id } }] }];
+    and('(created_at, id) < (?, ?)', c.createdAt, c.id);
   }
-  const rows = await em.find(Inference, where as FilterQuery<Inference>, {
-    orderBy: { createdAt: 'desc', id: 'desc' },
-    limit: first + 1,
-    exclude: ['requestPayload'] as never,
-  });
-  return { nodes: rows.slice(0, first), hasNextPage: rows.length > first };
+  const rows = await query<InferenceRow>(
+    em,
+    `/* listInferences */ select ${RECORD_COLUMNS} from inference where ${where.join(' and ')} order by created_at desc, id desc limit ?`,
+    [...params, first + 1],
+  );
+  return { nodes: rows.slice(0, first).map(recordFromRow), hasNextPage: rows.length > first };
 }
