@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerPlugin, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ValidationRule } from 'graphql';
 import { type AppDeps, type Context, createContext } from './context.js';
@@ -78,7 +78,10 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
     hideSchemaDetailsFromClientErrors: production,
     // Shutdown is ours (src/index.ts drains requests, then closes the database), not Apollo's.
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginLandingPageDisabled(), createLoggingPlugin(deps.logger), ...(armor.plugins as ApolloServerPlugin<Context>[])],
+    // No @cacheControl in this schema: Apollo's default cache-control plugin would still wrap every
+    // field resolver (willResolveField) on every request only to answer `no-store`, which
+    // handleGraphQL sets itself.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), createLoggingPlugin(deps.logger), ...(armor.plugins as ApolloServerPlugin<Context>[])],
     parseOptions: { maxTokens: 3000 },
     validationRules: [...armor.validationRules, knownOperationTypes],
   });
@@ -121,7 +124,8 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
         context: () => createContext(deps, { authorization: req.headers.authorization, requestId }),
       }),
     );
-    const outHeaders: Record<string, string> = { 'x-request-id': requestId };
+    // Answers are per caller and never to be cached by anything in between.
+    const outHeaders: Record<string, string> = { 'x-request-id': requestId, 'cache-control': 'no-store' };
     for (const [k, v] of result.headers) outHeaders[k] = v;
     if (result.body.kind === 'complete') {
       outHeaders['content-length'] = String(Buffer.byteLength(result.body.string));

@@ -120,6 +120,13 @@ describe('the read API', () => {
     expect(malformedHeader.status).toBe(401);
   });
 
+  it('marks every GraphQL answer, success or error, as not cacheable', async () => {
+    for (const key of [t.keys.agentKey, null]) {
+      const res = await fetch(t.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: '{"query":"{ viewer { role } }"}' });
+      expect([res.status, res.headers.get('cache-control')]).toEqual([key ? 200 : 401, 'no-store']);
+    }
+  });
+
   it('stores keys as hashes only', async () => {
     const rows = await t.sql(`select * from api_key where tenant_id = $1`, [t.keys.tenantId]);
     expect(rows.length).toBe(2);
