@@ -34,7 +34,13 @@ export function createLoaders(em: EntityManager, tenantId: string, catalog: Cata
     (m) => m.id,
   );
   return {
-    catalog: { providerById, modelById },
+    catalog: {
+      providerById,
+      modelById,
+      // Synchronous when the catalog knows the id (always, outside a catalog change): no promise per row of a page.
+      model: (id: string): Model | Promise<Model | null> => catalog.modelEntity(id) ?? modelById.load(id),
+      provider: (id: string): Provider | Promise<Provider | null> => catalog.providerEntity(id) ?? providerById.load(id),
+    },
     tenancy: {
       tenantById: byIdLoader((ids) => em.find(Tenant, { id: { $in: [...ids] } }), (t) => t.id),
       userById: byIdLoader((ids) => em.find(User, { id: { $in: [...ids] }, tenant: tenantId }), (u) => u.id),

@@ -9,7 +9,7 @@ export const catalogResolvers: Resolvers = {
     providers: (_, __, { em }) => em.find(Provider, {}, { orderBy: { slug: 'asc' } }),
   },
   Model: {
-    provider: async (m, _, { loaders }) => (await loaders.catalog.providerById.load(m.provider.id))!,
+    provider: (m, _, { loaders }) => loaders.catalog.provider(m.provider.id) as Provider | Promise<Provider>,
     inputPricePerMTok: (m) => normalizeDecimal(m.inputPricePerMTok),
     outputPricePerMTok: (m) => normalizeDecimal(m.outputPricePerMTok),
   },

@@ -1,5 +1,6 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { normalizeDecimal } from '../routing/sixteen.js';
+import type { Agent } from '../tenancy/agent.entity.js';
 import { dispatch } from './dispatch.service.js';
 import { findInference } from './inference.repository.js';
 import { encodeCursor, listInferences } from './inference.service.js';
@@ -13,13 +14,16 @@ export const inferenceResolvers: Resolvers = {
     dispatchInference: (_, { input }, ctx) => dispatch(ctx, input),
   },
   Inference: {
-    model: (i, _, { loaders }) => (i.modelId ? loaders.catalog.modelById.load(i.modelId) : null),
+    model: (i, _, { loaders }) => (i.modelId ? loaders.catalog.model(i.modelId) : null),
     // The provider of the model that answered, through model → provider; never from the upstream body.
-    provider: async (i, _, { loaders }) => {
-      const model = i.modelId ? await loaders.catalog.modelById.load(i.modelId) : null;
-      return model ? loaders.catalog.providerById.load(model.provider.id) : null;
+    provider: (i, _, { loaders }) => {
+      if (!i.modelId) return null;
+      const model = loaders.catalog.model(i.modelId);
+      if (model instanceof Promise) return model.then((m) => (m ? loaders.catalog.provider(m.provider.id) : null));
+      return loaders.catalog.provider(model.provider.id);
     },
-    agent: async (i, _, { loaders }) => (await loaders.tenancy.agentById.load(i.agentId))!,
+    // Every inference has its agent (a foreign key, same tenant).
+    agent: (i, _, { loaders }) => loaders.tenancy.agentById.load(i.agentId) as Promise<Agent>,
     usage: (i) => (i.inputTokens !== null && i.outputTokens !== null ? { inputTokens: i.inputTokens, outputTokens: i.outputTokens } : null),
     costUsd: (i) => (i.costUsd === null ? null : normalizeDecimal(i.costUsd)),
     attempts: (i) => (Array.isArray(i.attempts) ? i.attempts : []),
