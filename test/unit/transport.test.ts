@@ -37,9 +37,18 @@ describe('provider transport', () => {
     expect([req.method, req.url, req.headers['x-api-key'], req.body]).toEqual(['POST', '/v1/messages?beta=true', 'k', '{"q":1}']);
     expect(res.status).toBe(200);
     expect(res.ok).toBe(true);
-    expect(res.headers.get('request-id')).toBe('req_1');
+    expect(res.headers.get('Request-Id')).toBe('req_1');
+    expect(res.headers.has('content-type')).toBe(true);
     expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect([...res.headers.keys()]).toEqual([...res.headers.keys()].sort());
+    expect(Object.fromEntries(res.headers.entries())).toMatchObject({ 'request-id': 'req_1', 'set-cookie': 'a=1, b=2' });
+    const copy = res.clone();
     expect(await res.json()).toEqual({ echo: '{"q":1}' });
+    await expect(res.text()).rejects.toThrow(TypeError);
+    expect(res.bodyUsed).toBe(true);
+    expect(new TextDecoder().decode(await copy.arrayBuffer())).toBe('{"echo":"{\\"q\\":1}"}');
+    const again = await transport.fetch(`${base}/v1/messages`, { method: 'POST', body: 'x' });
+    expect(await new Response(again.body).text()).toBe('{"echo":"x"}');
   });
 
   it('takes headers as a plain record or as pairs, and error statuses as they are', async () => {
