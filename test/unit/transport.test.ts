@@ -47,8 +47,10 @@ describe('provider transport', () => {
     await expect(res.text()).rejects.toThrow(TypeError);
     expect(res.bodyUsed).toBe(true);
     expect(new TextDecoder().decode(await copy.arrayBuffer())).toBe('{"echo":"{\\"q\\":1}"}');
-    const again = await transport.fetch(`${base}/v1/messages`, { method: 'POST', body: 'x' });
-    expect(await new Response(again.body).text()).toBe('{"echo":"x"}');
+    expect(res.body).toBeNull(); // not streamed: read whole
+    // A streaming request goes to the global fetch, whose body streams.
+    const streamed = await transport.fetch(`${base}/v1/messages`, { method: 'POST', body: '{"stream":true}' });
+    expect(await new Response(streamed.body).text()).toBe('{"echo":"{\\"stream\\":true}"}');
   });
 
   it('takes headers as a plain record or as pairs, and error statuses as they are', async () => {
