@@ -22,14 +22,21 @@ export function positional(sql: string): string {
  * transaction, so it is atomic without BEGIN/COMMIT round trips.
  */
 export async function query<R>(em: EntityManager, sql: string, values: unknown[] = []): Promise<R[]> {
-  const client = em.getConnection().getKnex().client as unknown as KnexClient;
-  const connection = await client.acquireConnection();
-  const started = performance.now();
-  try {
+  return withPoolConnection(em, async (connection) => {
+    const started = performance.now();
     const rows = (await connection.query({ text: positional(sql), values })).rows as R[];
     // Through the ORM's query logger like every other statement (a no-op unless `debug` is on).
     em.config.getLogger().logQuery({ query: sql, took: Math.round(performance.now() - started), results: rows.length, level: 'info' });
     return rows;
+  });
+}
+
+/** A connection of the ORM's own pool for `fn` (e.g. a streaming statement, which query() would buffer whole), always given back. */
+export async function withPoolConnection<T, C = PgClient>(em: EntityManager, fn: (connection: C) => Promise<T>): Promise<T> {
+  const client = em.getConnection().getKnex().client as unknown as KnexClient;
+  const connection = await client.acquireConnection();
+  try {
+    return await fn(connection as unknown as C);
   } finally {
     await client.releaseConnection(connection);
   }

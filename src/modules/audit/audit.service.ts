@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query } from '../../db/sql.js';
+import { query, withPoolConnection } from '../../db/sql.js';
 import { AuditEvent } from './audit-event.entity.js';
 import type { AuditSigner, Checkpoint } from './signing.js';
 import { type QueryTarget, type RangeSpec, SEQ_MAX, verifyRange, verifyRangesInWorkers } from './chain-verify.js';
@@ -115,23 +115,7 @@ async function verifyRanges(em: EntityManager, chain: string): Promise<RangeResu
       // fall through to the single pass
     }
   }
-  return [await withPoolConnection(em, (client) => verifyRange(client, whole))];
-}
-
-interface KnexPool {
-  acquireConnection(): Promise<QueryTarget>;
-  releaseConnection(connection: QueryTarget): Promise<void>;
-}
-
-/** A connection of the ORM's own pool for a streaming statement (db/sql.ts's query() buffers whole results). */
-async function withPoolConnection<T>(em: EntityManager, fn: (client: QueryTarget) => Promise<T>): Promise<T> {
-  const pool = em.getConnection().getKnex().client as unknown as KnexPool;
-  const connection = await pool.acquireConnection();
-  try {
-    return await fn(connection);
-  } finally {
-    await pool.releaseConnection(connection);
-  }
+  return [await withPoolConnection(em, (client: QueryTarget) => verifyRange(client, whole))];
 }
 
 /**
