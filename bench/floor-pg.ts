@@ -7,15 +7,17 @@
  * and finishes the envelope's SHA-256 in SQL, and the audit_event insert. The chain part is
  * built here by the server's own `appendWithRow` (src/modules/audit/audit.service.ts), so it
  * follows the server; the `row` CTE mirrors `inferenceRow()` (same columns, same casts). The
- * statement goes out with bind parameters ($1…) on a plain pg pool of the server's pool size
- * (10): no HTTP, no GraphQL, no provider call, no ORM.
+ * statement goes out as a named prepared statement with bind parameters, as the server's query()
+ * sends it, on a plain pg pool of the server's pool size (10): no HTTP, no GraphQL, no provider
+ * call, no ORM.
  *
- *   node --import tsx bench/floor-pg.ts '<job JSON>'   (or jobs on stdin, one per line)
+ *   node dist/bench/floor-pg.js '<job JSON>'   (or jobs on stdin, one per line)
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { appendWithRow, type RowCte } from '../src/modules/audit/audit.service.js';
 import { formatOccurredAt } from '../src/modules/audit/envelope.js';
+import { prepared } from '../src/db/sql.js';
 import { sha256Hex } from '../src/shared/hashing.js';
 import { type LoadResult, runOpenLoop, serveJobs } from './openloop.js';
 
@@ -32,12 +34,6 @@ export interface FloorJob {
 }
 
 const PROMPT = 'Benchmark: say hello in one short sentence.';
-
-/** `?` placeholders (as the ORM takes them) → `$n` for pg's bind parameters. The statement has no `?` inside literals. */
-function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-}
 
 /** The `row` CTE of one finished auto-mode CHAT dispatch answered by the mock: inferenceRow()'s columns and casts. */
 function inferenceRow(job: FloorJob, id: string, now: Date, n: number, requestHash: string, attempts: unknown[]): RowCte {
@@ -89,7 +85,8 @@ function statementFor(job: FloorJob, n: number): { text: string; values: unknown
     usage: { inputTokens: 11, outputTokens: 12 }, costUsd: '0.000071', requestHash,
   };
   const { sql, params } = appendWithRow(inferenceRow(job, id, now, n, requestHash, attempts), { chain: job.tenantId, type: 'inference.routed', occurredAt: formatOccurredAt(now), payload });
-  return { text: `/* floorPersistDispatch */ ${numbered(sql)}`, values: params };
+  // Prepared and named exactly as the server's query() does (src/db/sql.ts).
+  return { ...prepared(`/* floorPersistDispatch */ ${sql}`), values: params };
 }
 
 const pools = new Map<string, pg.Pool>();

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 interface PgClient {
-  query(config: { text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 interface KnexClient {
   acquireConnection(): Promise<PgClient>;
@@ -15,20 +16,39 @@ export function positional(sql: string): string {
 }
 
 /**
- * One statement on the ORM's own connection pool, with bind parameters, outside any ORM
+ * One prepared statement on the ORM's own connection pool, with bind parameters, outside any ORM
  * transaction. For the hot paths (authentication, the active policy, the dispatch append),
  * where MikroORM's execute() inlines every parameter into the SQL text first: measured at
  * ~45 % of a dispatch's CPU (bench/NOTES.md). Single statements only: each is its own
  * transaction, so it is atomic without BEGIN/COMMIT round trips.
  */
 export async function query<R>(em: EntityManager, sql: string, values: unknown[] = []): Promise<R[]> {
+  const statement = prepared(sql);
   return withPoolConnection(em, async (connection) => {
     const started = performance.now();
-    const rows = (await connection.query({ text: positional(sql), values })).rows as R[];
+    const rows = (await connection.query({ ...statement, values })).rows as R[];
     // Through the ORM's query logger like every other statement (a no-op unless `debug` is on).
     em.config.getLogger().logQuery({ query: sql, took: Math.round(performance.now() - started), results: rows.length, level: 'info' });
     return rows;
   });
+}
+
+const statements = new Map<string, { name: string; text: string }>();
+
+/**
+ * A named prepared statement for `sql` (`?` placeholders): PostgreSQL parses and plans it once
+ * per connection instead of on every call, and only the name and parameters cross the wire after
+ * that. The name is derived from the text, so the same text is the same statement on every
+ * connection. Our statements are a fixed set (no values are ever inlined), so this cache and
+ * each connection's are bounded.
+ */
+export function prepared(sql: string): { name: string; text: string } {
+  let s = statements.get(sql);
+  if (!s) {
+    s = { name: `ainfera_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`, text: positional(sql) };
+    statements.set(sql, s);
+  }
+  return s;
 }
 
 /** A connection of the ORM's own pool for `fn` (e.g. a streaming statement, which query() would buffer whole), always given back. */
