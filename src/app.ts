@@ -46,7 +46,9 @@ async function seedDemo(orm: Orm, dataDir: string): Promise<TenantKeys | null> {
 /** Boot: database → migrations → catalog → (demo seed) → server. Used by `npm start`, the tests and the benchmark. */
 export async function startApp(env: Env, logger: Logger, opts: { classifier?: Classifier; providers?: ProviderRegistry; seedDemo?: boolean; ormOptions?: Partial<Options> } = {}): Promise<App> {
   const database = await openDatabase(env);
-  const orm = await initOrm(database.url, opts.ormOptions);
+  // knex's own warnings (a dropped connection) go to our logs, not to the console.
+  const knexLog = (level: 'warn' | 'error' | 'debug') => (message: unknown) => logger[level]({ component: 'knex' }, String(message));
+  const orm = await initOrm(database.url, { driverOptions: { log: { warn: knexLog('warn'), error: knexLog('error'), debug: knexLog('debug'), deprecate: knexLog('warn') } }, ...opts.ormOptions });
   const transport = createProviderTransport();
   const listener = new PgListener(database.url, logger);
   try {

@@ -137,6 +137,7 @@ describe('database faults', () => {
   });
 
   describe('PostgreSQL stopped and restarted under load', () => {
+    const warnings: Array<{ component?: string; msg: string }> = [];
     let app: App;
     let dataDir: string;
     let gqlUrl: string;
@@ -146,7 +147,9 @@ describe('database faults', () => {
       dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ainfera-db-faults-data-'));
       // Migrations run through startApp on the dedicated server; the simulator answers.
       const env = loadEnv({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent', AINFERA_SIMULATOR: '1' });
-      app = await startApp(env, pino({ level: 'silent' }), { seedDemo: false });
+      // Warnings collected: the driver's and the change listener's complaints go to the logger, not the console.
+      const sink = { write: (line: string) => void warnings.push(JSON.parse(line)) };
+      app = await startApp(env, pino({ level: 'warn' }, sink), { seedDemo: false });
       gqlUrl = `http://127.0.0.1:${(app.server.http.address() as { port: number }).port}/graphql`;
       tenants = [];
       for (let i = 0; i < 2; i++) {
@@ -245,6 +248,8 @@ describe('database faults', () => {
       expect(e).toBe(ok.length);
       const totals = await expectConsistent(db.url, gqlUrl, tenants);
       expect(totals.rows).toBeGreaterThanOrEqual(ok.length);
+      expect(warnings.some((w) => w.component === 'knex' && w.msg.startsWith('Connection Error'))).toBe(true);
+      expect(warnings.some((w) => w.msg.startsWith('change listener'))).toBe(true);
       console.log(
         `[db-faults] requests ${sent}: ${ok.length} succeeded (${okBefore} before the stop, ${okAfter} after the restart), ${failed.length} failed cleanly (slowest failure ${slowestFailureMs} ms); ` +
           `PostgreSQL down ${restartedAfter} ms, service recovered ${recoveredIn} ms after the stop; rows ${totals.rows}, events ${totals.events}, rows lost 0`,
