@@ -23,13 +23,7 @@ const MAX_DEPTH = 256;
  * surrogates, Maps, Sets and class instances, cycles — throws, naming where.
  */
 export function jcs(value: unknown): string {
-  if (value === undefined) throw new Error('jcs: cannot canonicalize undefined (at $)');
-  try {
-    return serialize(value, 0);
-  } catch (err) {
-    if (err instanceof JcsError) throw new Error(`jcs: ${err.message} at $${err.path.reverse().join('')}`);
-    throw err;
-  }
+  return canonical(value, 0);
 }
 
 /**
@@ -38,9 +32,13 @@ export function jcs(value: unknown): string {
  * as it is when the whole object goes through jcs.
  */
 export function jcsMember(value: unknown): string {
+  return canonical(value, 1);
+}
+
+function canonical(value: unknown, depth: number): string {
   if (value === undefined) throw new Error('jcs: cannot canonicalize undefined (at $)');
   try {
-    return serialize(value, 1);
+    return serialize(value, depth);
   } catch (err) {
     if (err instanceof JcsError) throw new Error(`jcs: ${err.message} at $${err.path.reverse().join('')}`);
     throw err;
