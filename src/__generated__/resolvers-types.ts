@@ -7,7 +7,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { InferenceRecord as InferenceRecordEntity } from '../modules/inference/inference.record.js';
 import type { Model as ModelEntity } from '../modules/catalog/model.entity.js';
 import type { Provider as ProviderEntity } from '../modules/catalog/provider.entity.js';
-import type { Agent as AgentEntity } from '../modules/tenancy/agent.entity.js';
+import type { AgentRecord as AgentRecordEntity } from '../modules/tenancy/agent.record.js';
 import type { User as UserEntity } from '../modules/tenancy/user.entity.js';
 import type { Tenant as TenantEntity } from '../modules/tenancy/tenant.entity.js';
 import type { Viewer as ViewerEntity } from '../modules/tenancy/auth.js';
@@ -744,7 +744,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
-  Agent: ResolverTypeWrapper<AgentEntity>;
+  Agent: ResolverTypeWrapper<AgentRecordEntity>;
   AuditChain: ResolverTypeWrapper<ChainViewEntity>;
   AuditCheckpoint: ResolverTypeWrapper<CheckpointEntity>;
   AuditCheckpointInput: AuditCheckpointInput;
@@ -797,7 +797,7 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
-  Agent: AgentEntity;
+  Agent: AgentRecordEntity;
   AuditChain: ChainViewEntity;
   AuditCheckpoint: CheckpointEntity;
   AuditCheckpointInput: AuditCheckpointInput;

@@ -33,6 +33,14 @@ export async function query<R>(em: EntityManager, sql: string, values: unknown[]
   });
 }
 
+/**
+ * A timestamptz column selected as ISO-8601 UTC text (`… as column`), for rows read with query():
+ * the driver's timestamp parsing is the ORM's, configured to strings.
+ */
+export function isoUtc(column: string): string {
+  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}`;
+}
+
 const statements = new Map<string, { name: string; text: string }>();
 
 /**

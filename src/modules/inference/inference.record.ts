@@ -1,3 +1,4 @@
+import { isoUtc } from '../../db/sql.js';
 import type { ConstraintBand, TaskType, TaskTypeSource } from '../routing/sixteen.js';
 import type { InferenceStatus, RoutingMode } from './inference.entity.js';
 
@@ -33,12 +34,7 @@ export interface InferenceRecord {
   completedAt: Date | null;
 }
 
-const isoUtc = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}`;
-
-/**
- * The columns a record is read from, for `select ${RECORD_COLUMNS} from inference …`. Times come
- * as ISO-8601 UTC text (the driver's own timestamp parsing is the ORM's, configured to strings).
- */
+/** The columns a record is read from, for `select ${RECORD_COLUMNS} from inference …` (times as ISO text). */
 export const RECORD_COLUMNS = `id, ${isoUtc('created_at')}, tenant_id, agent_id, requested_model, routing_mode, model_id, status, output_text, input_tokens, output_tokens, cost_usd::text as cost_usd, latency_ms, provider_latency_ms, attempts, error, idempotency_key, request_hash, task_type, task_type_source, policy_version, cell, constraint_band, ${isoUtc('completed_at')}`;
 
 export interface InferenceRow {

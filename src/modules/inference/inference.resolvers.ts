@@ -1,6 +1,6 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
 import { normalizeDecimal } from '../routing/sixteen.js';
-import type { Agent } from '../tenancy/agent.entity.js';
+import type { AgentRecord } from '../tenancy/agent.record.js';
 import { dispatch } from './dispatch.service.js';
 import { findInference } from './inference.repository.js';
 import { encodeCursor, listInferences } from './inference.service.js';
@@ -23,7 +23,7 @@ export const inferenceResolvers: Resolvers = {
       return loaders.catalog.provider(model.provider.id);
     },
     // Every inference has its agent (a foreign key, same tenant).
-    agent: (i, _, { loaders }) => loaders.tenancy.agentById.load(i.agentId) as Promise<Agent>,
+    agent: (i, _, { loaders }) => loaders.tenancy.agentById.load(i.agentId) as Promise<AgentRecord>,
     usage: (i) => (i.inputTokens !== null && i.outputTokens !== null ? { inputTokens: i.inputTokens, outputTokens: i.outputTokens } : null),
     costUsd: (i) => (i.costUsd === null ? null : normalizeDecimal(i.costUsd)),
     attempts: (i) => (Array.isArray(i.attempts) ? i.attempts : []),

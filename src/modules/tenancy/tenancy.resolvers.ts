@@ -17,6 +17,6 @@ export const tenancyResolvers: Resolvers = {
     agents: (u, _, { loaders }) => loaders.tenancy.agentsByOwner.load(u.id),
   },
   Agent: {
-    owner: async (a, _, { loaders }) => (await loaders.tenancy.userById.load(a.owner.id))!,
+    owner: async (a, _, { loaders }) => (await loaders.tenancy.userById.load(a.ownerId))!,
   },
 };
