@@ -51,7 +51,7 @@ export function createLoaders(em: EntityManager, tenantId: string, catalog: Cata
       ),
       agentsByOwner: groupLoader(
         async (ids) =>
-          (await query<AgentRow>(em, `/* agentsByOwner */ select ${AGENT_COLUMNS} from agent where owner_id = any(?::uuid[]) and tenant_id = ? order by created_at, id`, [ids, tenantId])).map(agentFromRow),
+          (await query<AgentRow>(em, `/* agentsByOwner */ select ${AGENT_COLUMNS} from agent where owner_id = any(?::uuid[]) and tenant_id = ? order by agent.created_at, agent.id`, [ids, tenantId])).map(agentFromRow),
         (a) => a.ownerId,
       ),
     },

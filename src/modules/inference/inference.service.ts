@@ -70,7 +70,7 @@ export async function listInferences(
   }
   const rows = await query<InferenceRow>(
     em,
-    `/* listInferences */ select ${RECORD_COLUMNS} from inference where ${where.join(' and ')} order by created_at desc, id desc limit ?`,
+    `/* listInferences */ select ${RECORD_COLUMNS} from inference where ${where.join(' and ')} order by inference.created_at desc, inference.id desc limit ?`,
     [...params, first + 1],
   );
   return { nodes: rows.slice(0, first).map(recordFromRow), hasNextPage: rows.length > first };
