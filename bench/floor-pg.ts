@@ -85,9 +85,12 @@ function statementFor(job: FloorJob, n: number): { text: string; values: unknown
     usage: { inputTokens: 11, outputTokens: 12 }, costUsd: '0.000071', requestHash,
   };
   const { sql, params } = appendWithRow(inferenceRow(job, id, now, n, requestHash, attempts), { chain: job.tenantId, type: 'inference.routed', occurredAt: formatOccurredAt(now), payload });
-  // Prepared and named exactly as the server's query() does (src/db/sql.ts).
-  return { ...prepared(`/* floorPersistDispatch */ ${sql}`), values: params };
+  // Prepared and named exactly as the server's query() does (src/db/sql.ts); the text is the same for every job, built once as the server's is.
+  statement ??= prepared(`/* floorPersistDispatch */ ${sql}`);
+  return { ...statement, values: params };
 }
+
+let statement: { name: string; text: string } | undefined;
 
 const pools = new Map<string, pg.Pool>();
 

@@ -38,13 +38,12 @@ export interface RowCte {
  * (envelopeHashParts), and UNIQUE (chain, seq) / UNIQUE (chain, prev_hash) turn any fork into an
  * error even if the lock were bypassed. Returns no row when the `row` CTE wrote none.
  */
-export function appendWithRow(
-  row: RowCte,
-  event: { chain: string; type: string; occurredAt: string; payload: Record<string, unknown> },
-): { sql: string; params: unknown[] } {
-  const { prefix, suffix } = envelopeHashParts({ v: ENVELOPE_VERSION, chain: event.chain, type: event.type, occurredAt: event.occurredAt, payload: event.payload });
+/** The statement text for each row CTE's text (a handful of fixed shapes), built once. */
+const appendSql = new Map<string, string>();
+
+function appendStatement(rowSql: string): string {
   const hashOf = (prev: string, seq: string) => `encode(sha256(convert_to(?::text || ${prev} || '","seq":' || (${seq})::text || ?::text, 'UTF8')), 'hex')`;
-  const sql = `/* appendAuditEvent */ ${row.sql},
+  return `/* appendAuditEvent */ ${rowSql},
     head as (
       insert into audit_chain_head as h (chain, seq, hash, prev_hash)
       select ?::uuid, 1, ${hashOf('?::text', '1')}, ? from row
@@ -53,6 +52,15 @@ export function appendWithRow(
     insert into audit_event (chain, seq, v, type, occurred_at, payload, prev_hash, hash)
     select ?::uuid, seq, ?, ?, ?, ?::jsonb, prev_hash, hash from head
     returning seq, hash`;
+}
+
+export function appendWithRow(
+  row: RowCte,
+  event: { chain: string; type: string; occurredAt: string; payload: Record<string, unknown> },
+): { sql: string; params: unknown[] } {
+  const { prefix, suffix } = envelopeHashParts({ v: ENVELOPE_VERSION, chain: event.chain, type: event.type, occurredAt: event.occurredAt, payload: event.payload });
+  let sql = appendSql.get(row.sql);
+  if (sql === undefined) appendSql.set(row.sql, (sql = appendStatement(row.sql)));
   const params = [
     ...row.params,
     event.chain, prefix, ZERO_HASH, suffix, ZERO_HASH,

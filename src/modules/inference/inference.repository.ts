@@ -89,14 +89,16 @@ function finalColumns(inf: InferenceRecord, responsePayload: unknown): Array<[co
 
 const placeholder = ([, , cast]: [string, unknown, string?]) => (cast ? `?::${cast}` : '?');
 
+/** The statement text of each shape (insert, or finish a claimed row): the column lists are fixed, so it is built once. */
+const rowSql = new Map<boolean, string>();
+
 /** The `row` CTE: insert the finished inference, or finish the pending row of a claimed idempotency key. */
 function inferenceRow(inf: InferenceRecord, o: DispatchOutcome, claimed: boolean): RowCte {
   const cols = finalColumns(inf, o.answered?.raw ?? null);
   if (claimed) {
-    return {
-      sql: `with row as (update inference set ${cols.map((c) => `${c[0]} = ${placeholder(c)}`).join(', ')} where id = ? and status = 'pending' returning id)`,
-      params: [...cols.map((c) => c[1]), inf.id],
-    };
+    let sql = rowSql.get(true);
+    if (sql === undefined) rowSql.set(true, (sql = `with row as (update inference set ${cols.map((c) => `${c[0]} = ${placeholder(c)}`).join(', ')} where id = ? and status = 'pending' returning id)`));
+    return { sql, params: [...cols.map((c) => c[1]), inf.id] };
   }
   const identity: Array<[string, unknown, string?]> = [
     ['id', inf.id, 'uuid'],
@@ -110,10 +112,9 @@ function inferenceRow(inf: InferenceRecord, o: DispatchOutcome, claimed: boolean
     ['request_hash', inf.requestHash],
   ];
   const all = [...identity, ...cols];
-  return {
-    sql: `with row as (insert into inference (${all.map((c) => c[0]).join(', ')}) values (${all.map(placeholder).join(', ')}) returning id)`,
-    params: all.map((c) => c[1]),
-  };
+  let sql = rowSql.get(false);
+  if (sql === undefined) rowSql.set(false, (sql = `with row as (insert into inference (${all.map((c) => c[0]).join(', ')}) values (${all.map(placeholder).join(', ')}) returning id)`));
+  return { sql, params: all.map((c) => c[1]) };
 }
 
 /**
