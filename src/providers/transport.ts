@@ -28,6 +28,7 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 /** The read side of fetch's Headers over a Map of lower-case names (multi-valued headers joined with ", ", set-cookie kept apart). */
 export class ProviderHeaders {
+  private sorted: Array<[string, string]> | undefined;
   constructor(
     private readonly map: Map<string, string>,
     private readonly cookies: string[] = [],
@@ -44,14 +45,18 @@ export class ProviderHeaders {
   forEach(cb: (value: string, name: string, headers: ProviderHeaders) => void): void {
     for (const [k, v] of this.entries()) cb(v, k, this);
   }
+  /** In name order, as fetch's Headers iterate; sorted on the first iteration only (most answers are never iterated). */
   entries(): IterableIterator<[string, string]> {
-    return [...this.map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))[Symbol.iterator]();
+    return this.inOrder()[Symbol.iterator]();
   }
   keys(): IterableIterator<string> {
-    return [...this.entries()].map(([k]) => k)[Symbol.iterator]();
+    return this.inOrder().map(([k]) => k)[Symbol.iterator]();
   }
   values(): IterableIterator<string> {
-    return [...this.entries()].map(([, v]) => v)[Symbol.iterator]();
+    return this.inOrder().map(([, v]) => v)[Symbol.iterator]();
+  }
+  private inOrder(): Array<[string, string]> {
+    return (this.sorted ??= [...this.map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
   [Symbol.iterator](): IterableIterator<[string, string]> {
     return this.entries();

@@ -63,58 +63,56 @@ function auditPayload(o: DispatchOutcome, inf: InferenceRecord): Record<string, 
   };
 }
 
+/** A column of the inference row: its name, the cast its parameter needs, and its value. */
+type Column = [name: string, cast: string | null, value: (inf: InferenceRecord, o: DispatchOutcome) => unknown];
+
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+/** Set once, on insert. */
+const IDENTITY_COLUMNS: Column[] = [
+  ['id', 'uuid', (inf) => inf.id],
+  ['created_at', 'timestamptz', (inf) => inf.createdAt],
+  ['tenant_id', 'uuid', (inf) => inf.tenantId],
+  ['agent_id', 'uuid', (inf) => inf.agentId],
+  ['requested_model', null, (inf) => inf.requestedModel],
+  ['routing_mode', null, (inf) => inf.routingMode],
+  ['request_payload', 'jsonb', (_, o) => JSON.stringify(storedRequest(o.request))],
+  ['idempotency_key', null, (inf) => inf.idempotencyKey],
+  ['request_hash', null, (inf) => inf.requestHash],
+];
+
 /** The finished inference's columns, in one order for both the insert and the claimed-row update. */
-function finalColumns(inf: InferenceRecord, responsePayload: unknown): Array<[column: string, value: unknown, cast?: string]> {
-  return [
-    ['status', inf.status],
-    ['model_id', inf.modelId, 'uuid'],
-    ['response_payload', responsePayload === null || responsePayload === undefined ? null : JSON.stringify(responsePayload), 'jsonb'],
-    ['output_text', inf.outputText],
-    ['input_tokens', inf.inputTokens, 'int'],
-    ['output_tokens', inf.outputTokens, 'int'],
-    ['cost_usd', inf.costUsd, 'numeric'],
-    ['latency_ms', inf.latencyMs, 'int'],
-    ['provider_latency_ms', inf.providerLatencyMs, 'int'],
-    ['attempts', JSON.stringify(inf.attempts), 'jsonb'],
-    ['error', inf.error === null ? null : JSON.stringify(inf.error), 'jsonb'],
-    ['task_type', inf.taskType, 'inference_task_type'],
-    ['task_type_source', inf.taskTypeSource, 'inference_task_type_source'],
-    ['policy_version', inf.policyVersion],
-    ['cell', inf.cell],
-    ['constraint_band', inf.constraintBand],
-    ['completed_at', inf.completedAt, 'timestamptz'],
-    ['lease_expires_at', null, 'timestamptz'],
-  ];
-}
+const FINAL_COLUMNS: Column[] = [
+  ['status', null, (inf) => inf.status],
+  ['model_id', 'uuid', (inf) => inf.modelId],
+  ['response_payload', 'jsonb', (_, o) => json(o.answered?.raw)],
+  ['output_text', null, (inf) => inf.outputText],
+  ['input_tokens', 'int', (inf) => inf.inputTokens],
+  ['output_tokens', 'int', (inf) => inf.outputTokens],
+  ['cost_usd', 'numeric', (inf) => inf.costUsd],
+  ['latency_ms', 'int', (inf) => inf.latencyMs],
+  ['provider_latency_ms', 'int', (inf) => inf.providerLatencyMs],
+  ['attempts', 'jsonb', (inf) => JSON.stringify(inf.attempts)],
+  ['error', 'jsonb', (inf) => json(inf.error)],
+  ['task_type', 'inference_task_type', (inf) => inf.taskType],
+  ['task_type_source', 'inference_task_type_source', (inf) => inf.taskTypeSource],
+  ['policy_version', null, (inf) => inf.policyVersion],
+  ['cell', null, (inf) => inf.cell],
+  ['constraint_band', null, (inf) => inf.constraintBand],
+  ['completed_at', 'timestamptz', (inf) => inf.completedAt],
+  ['lease_expires_at', 'timestamptz', () => null],
+];
 
-const placeholder = ([, , cast]: [string, unknown, string?]) => (cast ? `?::${cast}` : '?');
+const placeholder = ([, cast]: Column) => (cast ? `?::${cast}` : '?');
 
-/** The statement text of each shape (insert, or finish a claimed row): the column lists are fixed, so it is built once. */
-const rowSql = new Map<boolean, string>();
+/** The two shapes of the `row` CTE; the column lists are fixed, so their text is too. */
+const INSERT_ROW = `with row as (insert into inference (${[...IDENTITY_COLUMNS, ...FINAL_COLUMNS].map((c) => c[0]).join(', ')}) values (${[...IDENTITY_COLUMNS, ...FINAL_COLUMNS].map(placeholder).join(', ')}) returning id)`;
+const FINISH_CLAIMED_ROW = `with row as (update inference set ${FINAL_COLUMNS.map((c) => `${c[0]} = ${placeholder(c)}`).join(', ')} where id = ? and status = 'pending' returning id)`;
 
 /** The `row` CTE: insert the finished inference, or finish the pending row of a claimed idempotency key. */
 function inferenceRow(inf: InferenceRecord, o: DispatchOutcome, claimed: boolean): RowCte {
-  const cols = finalColumns(inf, o.answered?.raw ?? null);
-  if (claimed) {
-    let sql = rowSql.get(true);
-    if (sql === undefined) rowSql.set(true, (sql = `with row as (update inference set ${cols.map((c) => `${c[0]} = ${placeholder(c)}`).join(', ')} where id = ? and status = 'pending' returning id)`));
-    return { sql, params: [...cols.map((c) => c[1]), inf.id] };
-  }
-  const identity: Array<[string, unknown, string?]> = [
-    ['id', inf.id, 'uuid'],
-    ['created_at', inf.createdAt, 'timestamptz'],
-    ['tenant_id', inf.tenantId, 'uuid'],
-    ['agent_id', inf.agentId, 'uuid'],
-    ['requested_model', inf.requestedModel],
-    ['routing_mode', inf.routingMode],
-    ['request_payload', JSON.stringify(storedRequest(o.request)), 'jsonb'],
-    ['idempotency_key', inf.idempotencyKey],
-    ['request_hash', inf.requestHash],
-  ];
-  const all = [...identity, ...cols];
-  let sql = rowSql.get(false);
-  if (sql === undefined) rowSql.set(false, (sql = `with row as (insert into inference (${all.map((c) => c[0]).join(', ')}) values (${all.map(placeholder).join(', ')}) returning id)`));
-  return { sql, params: all.map((c) => c[1]) };
+  const values = (columns: Column[]) => columns.map(([, , value]) => value(inf, o));
+  return claimed ? { sql: FINISH_CLAIMED_ROW, params: [...values(FINAL_COLUMNS), inf.id] } : { sql: INSERT_ROW, params: [...values(IDENTITY_COLUMNS), ...values(FINAL_COLUMNS)] };
 }
 
 /**
