@@ -13,7 +13,7 @@ export function upstreamUnavailable(inference: InferenceRecord, replayed = false
 export type GateResult = { kind: 'claimed' } | { kind: 'replay'; inference: InferenceRecord };
 
 /**
- * DESIGN §4 step 2. The unique (tenant, agent, key) constraint decides who owns a key, so
+ * DESIGN §4 step 2. The unique (tenant, agent, key) index decides who owns a key, so
  * concurrent requests across any number of processes make exactly one provider call.
  */
 export async function claimIdempotencyKey(
@@ -25,7 +25,7 @@ export async function claimIdempotencyKey(
   const inserted = await em.execute<{ id: string }[]>(
     `/* claimIdempotencyKey */ insert into inference (id, created_at, tenant_id, agent_id, requested_model, routing_mode, status, request_payload, request_hash, idempotency_key, lease_expires_at)
      values (?, ?, ?, ?, ?, ?, 'pending', ?::jsonb, ?, ?, ?)
-     on conflict (tenant_id, agent_id, idempotency_key) do nothing returning id`,
+     on conflict (tenant_id, agent_id, idempotency_key) where idempotency_key is not null do nothing returning id`,
     [c.id, c.createdAt, c.tenantId, c.agentId, c.request.model, c.routingMode, JSON.stringify(storedRequest(c.request)), c.request.requestHash, key, new Date(Date.now() + leaseMs)],
   );
   if (inserted.length === 1) return { kind: 'claimed' };

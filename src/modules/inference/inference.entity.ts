@@ -33,7 +33,11 @@ export enum RoutingMode {
   name: 'inference_coverage_idx',
   expression: 'create index "inference_coverage_idx" on "inference" ("agent_id", "created_at") include ("cell", "policy_version") where "cell" is not null',
 })
-@Unique({ name: 'inference_idempotency_key_unique', properties: ['tenant', 'agent', 'idempotencyKey'] })
+// One owner per idempotency key (idempotency.ts); only rows with a key are in it.
+@Unique({
+  name: 'inference_idempotency_key_unique',
+  expression: 'create unique index "inference_idempotency_key_unique" on "inference" ("tenant_id", "agent_id", "idempotency_key") where "idempotency_key" is not null',
+})
 export class Inference extends BaseEntity {
   @ManyToOne({ entity: () => Tenant, ref: true, deleteRule: 'cascade' })
   tenant: Ref<Tenant>;

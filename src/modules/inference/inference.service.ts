@@ -35,13 +35,13 @@ function asDate(field: string, v: unknown): Date {
   return d;
 }
 
-/** A page of the tenant's inferences, newest first (keyset pagination on created_at, id): one statement. */
-export async function listInferences(
-  em: EntityManager,
-  tenantId: string,
-  catalog: CatalogSnapshot,
-  args: { first?: number | null; after?: string | null; filter?: InferenceFilter | null },
-): Promise<InferencePage> {
+type PageArgs = { first?: number | null; after?: string | null; filter?: InferenceFilter | null };
+
+/**
+ * The one statement of a page (`?` placeholders; it asks for first + 1 rows to know whether there
+ * is a next page), or null when the filter can match nothing. Invalid arguments throw BAD_USER_INPUT.
+ */
+export function inferencePageStatement(tenantId: string, catalog: CatalogSnapshot, args: PageArgs): { sql: string; params: unknown[]; first: number } | null {
   const first = args.first ?? DEFAULT_PAGE;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput('first', `must be between 1 and ${MAX_PAGE}.`);
   const f = args.filter ?? {};
@@ -52,14 +52,14 @@ export async function listInferences(
     params.push(...values);
   };
   if (f.agentId) {
-    if (!isUuid(f.agentId)) return { nodes: [], hasNextPage: false };
+    if (!isUuid(f.agentId)) return null;
     and('agent_id = ?', f.agentId);
   }
   if (f.status) and('status = ?', f.status as InferenceStatus);
   if (f.taskType) and('task_type = ?', f.taskType);
   if (f.model) {
     const model = catalog.model(f.model);
-    if (!model) return { nodes: [], hasNextPage: false };
+    if (!model) return null;
     and('model_id = ?', model.id);
   }
   if (f.createdAfter) and('created_at >= ?', asDate('filter.createdAfter', f.createdAfter));
@@ -68,10 +68,17 @@ export async function listInferences(
     const c = decodeCursor(args.after);
     and('(created_at, id) < (?, ?)', c.createdAt, c.id);
   }
-  const rows = await query<InferenceRow>(
-    em,
-    `/* listInferences */ select ${RECORD_COLUMNS} from inference where ${where.join(' and ')} order by inference.created_at desc, inference.id desc limit ?`,
-    [...params, first + 1],
-  );
-  return { nodes: rows.slice(0, first).map(recordFromRow), hasNextPage: rows.length > first };
+  return {
+    sql: `/* listInferences */ select ${RECORD_COLUMNS} from inference where ${where.join(' and ')} order by inference.created_at desc, inference.id desc limit ?`,
+    params: [...params, first + 1],
+    first,
+  };
+}
+
+/** A page of the tenant's inferences, newest first (keyset pagination on created_at, id): one statement. */
+export async function listInferences(em: EntityManager, tenantId: string, catalog: CatalogSnapshot, args: PageArgs): Promise<InferencePage> {
+  const statement = inferencePageStatement(tenantId, catalog, args);
+  if (!statement) return { nodes: [], hasNextPage: false };
+  const rows = await query<InferenceRow>(em, statement.sql, statement.params);
+  return { nodes: rows.slice(0, statement.first).map(recordFromRow), hasNextPage: rows.length > statement.first };
 }
