@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import type { HTTPGraphQLRequest } from '@apollo/server';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Env } from './config/env.js';
@@ -27,6 +27,15 @@ export interface AppDeps {
   keys: ApiKeyCache;
 }
 
+/** What the HTTP layer knows of a request before GraphQL runs it (also for requests that fail before any resolver). */
+export interface RequestScope {
+  requestId: string;
+  startedAt: number;
+  http: HTTPGraphQLRequest;
+  /** Set when Apollo's request pipeline starts: from then on the logging plugin logs the request. */
+  reachedPipeline: boolean;
+}
+
 /** Everything request-scoped, built in one place. */
 export interface Context {
   deps: AppDeps;
@@ -34,10 +43,38 @@ export interface Context {
   viewer: Viewer;
   loaders: Loaders;
   requestId: string;
+  scope: RequestScope;
 }
 
-export async function createContext(deps: AppDeps, headers: { authorization?: string; requestId?: string }): Promise<Context> {
-  const em = deps.orm.em.fork() as EntityManager;
-  const viewer = await authenticate(em, bearerToken(headers.authorization), deps.keys);
-  return { deps, em, viewer, loaders: createLoaders(em, viewer.tenantId, deps.catalog), requestId: headers.requestId ?? randomUUID() };
+/**
+ * The entity manager fork and the DataLoaders are made on first use: many requests need neither
+ * (`{ __typename }`, every request that fails validation). Plain properties, not
+ * #private fields, because Apollo copies the context object's own properties for each operation.
+ */
+class RequestContext implements Context {
+  private forked: EntityManager | null = null;
+  private built: Loaders | null = null;
+  readonly requestId: string;
+
+  constructor(
+    readonly deps: AppDeps,
+    readonly viewer: Viewer,
+    readonly scope: RequestScope,
+  ) {
+    this.requestId = scope.requestId;
+  }
+
+  get em(): EntityManager {
+    return (this.forked ??= this.deps.orm.em.fork() as EntityManager);
+  }
+
+  get loaders(): Loaders {
+    return (this.built ??= createLoaders(this.em, this.viewer.tenantId, this.deps.catalog));
+  }
+}
+
+export async function createContext(deps: AppDeps, scope: RequestScope, authorization: string | undefined): Promise<Context> {
+  // Authentication reads at most one row with a prepared statement on the pool (no entity, no identity map).
+  const viewer = await authenticate(deps.orm.em as EntityManager, bearerToken(authorization), deps.keys);
+  return new RequestContext(deps, viewer, scope);
 }

@@ -5,10 +5,10 @@ import { ApolloServer, type ApolloServerPlugin, HeaderMap, type HTTPGraphQLReque
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ValidationRule } from 'graphql';
-import { type AppDeps, type Context, createContext } from './context.js';
+import { type AppDeps, type Context, createContext, type RequestScope } from './context.js';
 import { buildSchema } from './schema.js';
 import { formatError } from './shared/errors.js';
-import { createLoggingPlugin, logRejectedRequest, requestScope } from './shared/logging.plugin.js';
+import { createLoggingPlugin, logEarlyFailure, logRejectedRequest } from './shared/logging.plugin.js';
 import { metricsResponse } from './shared/metrics.js';
 
 export interface AppServer {
@@ -81,7 +81,7 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
     // No @cacheControl in this schema: Apollo's default cache-control plugin would still wrap every
     // field resolver (willResolveField) on every request only to answer `no-store`, which
     // handleGraphQL sets itself.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), createLoggingPlugin(deps.logger), ...(armor.plugins as ApolloServerPlugin<Context>[])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), createLoggingPlugin(), ...(armor.plugins as ApolloServerPlugin<Context>[])],
     parseOptions: { maxTokens: 3000 },
     validationRules: [...armor.validationRules, knownOperationTypes],
   });
@@ -91,7 +91,8 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
   let idle: (() => void) | null = null;
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const scope = { requestId: (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 128)) || randomUUID(), startedAt: performance.now() };
+    const requestId = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 128)) || randomUUID();
+    const startedAt = performance.now();
     let body: unknown;
     if (req.method === 'POST') {
       let text: string;
@@ -99,7 +100,7 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
         text = await readBody(req, deps.env.maxBodyBytes);
       } catch (err) {
         if (err instanceof BodyTooLarge) {
-          logRejectedRequest(deps.logger, scope, 413, 'PAYLOAD_TOO_LARGE');
+          logRejectedRequest(deps.logger, { requestId, startedAt }, 413, 'PAYLOAD_TOO_LARGE');
           return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${deps.env.maxBodyBytes} bytes.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
         }
         throw err;
@@ -109,21 +110,17 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
         try {
           body = text === '' ? {} : JSON.parse(text);
         } catch {
-          logRejectedRequest(deps.logger, scope, 400, 'BAD_REQUEST');
+          logRejectedRequest(deps.logger, { requestId, startedAt }, 400, 'BAD_REQUEST');
           return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
         }
       } else body = text;
     }
     const headers = new HeaderMap();
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-    const requestId = scope.requestId;
     const httpGraphQLRequest: HTTPGraphQLRequest = { method: req.method ?? 'GET', headers, search: url.search, body };
-    const result = await requestScope.run({ ...scope, http: httpGraphQLRequest }, () =>
-      apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest,
-        context: () => createContext(deps, { authorization: req.headers.authorization, requestId }),
-      }),
-    );
+    const scope: RequestScope = { requestId, startedAt, http: httpGraphQLRequest, reachedPipeline: false };
+    const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: () => createContext(deps, scope, req.headers.authorization) });
+    if (!scope.reachedPipeline) logEarlyFailure(deps.logger, scope, result);
     // Answers are per caller and never to be cached by anything in between.
     const outHeaders: Record<string, string> = { 'x-request-id': requestId, 'cache-control': 'no-store' };
     for (const [k, v] of result.headers) outHeaders[k] = v;

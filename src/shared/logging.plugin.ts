@@ -1,8 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { ApolloServerPlugin, GraphQLRequestContext, HTTPGraphQLRequest } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestContext, HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
 import { getOperationAST } from 'graphql';
 import type { Logger } from 'pino';
-import type { Context } from '../context.js';
+import type { Context, RequestScope } from '../context.js';
 import { ErrorCode } from './errors.js';
 
 /**
@@ -25,15 +24,6 @@ export interface RequestLogLine {
   /** For masked internal errors: the error's class and path, for finding it in the code. */
   internalError?: { type: string; path: string | null; sqlState?: string };
 }
-
-/** What the HTTP layer knows of a request before Apollo runs it (hooks that fail early see no context). */
-export interface RequestScope {
-  requestId: string;
-  startedAt: number;
-  http?: HTTPGraphQLRequest;
-}
-
-export const requestScope = new AsyncLocalStorage<RequestScope>();
 
 const MESSAGE = 'graphql request';
 
@@ -84,42 +74,47 @@ function internalErrorOf(rc: GraphQLRequestContext<Context>): RequestLogLine['in
 }
 
 /** Log a request the HTTP layer turned away before GraphQL saw it (body too large, not JSON). */
-export function logRejectedRequest(logger: Logger, scope: RequestScope, httpStatus: number, code: string): void {
+export function logRejectedRequest(logger: Logger, scope: Pick<RequestScope, 'requestId' | 'startedAt'>, httpStatus: number, code: string): void {
   emit(logger, { requestId: scope.requestId, tenantId: null, agentId: null, operationName: null, operationType: null, httpStatus, durationMs: elapsed(scope.startedAt), outcome: 'error', errorCodes: [code] });
 }
 
 /**
- * The Apollo plugin. Requests that reach the pipeline are logged at willSendResponse; those that
- * fail before it (authentication in context creation, a malformed request) by the server-level
- * hooks, which read the request id from `requestScope`.
+ * Log a request that never reached Apollo's request pipeline — authentication failed while the
+ * context was built, or the HTTP request was not a GraphQL request — from the error response the
+ * client got: its status and the codes of its errors.
  */
-export function createLoggingPlugin(logger: Logger): ApolloServerPlugin<Context> {
-  const early = (error: unknown, fallbackCode: string, fallbackStatus: number) => {
-    const scope = requestScope.getStore();
-    if (!scope) return;
-    const code = codeOf(error) ?? fallbackCode;
-    const status = (error as { extensions?: { http?: { status?: number } } }).extensions?.http?.status ?? fallbackStatus;
-    emit(logger, {
-      requestId: scope.requestId,
-      tenantId: null,
-      agentId: null,
-      operationName: httpOperationName(scope.http),
-      operationType: null,
-      httpStatus: status,
-      durationMs: elapsed(scope.startedAt),
-      outcome: 'error',
-      errorCodes: [code],
-    });
-  };
+export function logEarlyFailure(logger: Logger, scope: RequestScope, response: HTTPGraphQLResponse): void {
+  let codes: string[] = [];
+  if (response.body.kind === 'complete') {
+    try {
+      const errors = (JSON.parse(response.body.string) as { errors?: unknown[] }).errors;
+      codes = Array.isArray(errors) ? distinct(errors.map(codeOf)) : [];
+    } catch {
+      codes = [];
+    }
+  }
+  const httpStatus = response.status ?? 500;
+  emit(logger, {
+    requestId: scope.requestId,
+    tenantId: null,
+    agentId: null,
+    operationName: httpOperationName(scope.http),
+    operationType: null,
+    httpStatus,
+    durationMs: elapsed(scope.startedAt),
+    outcome: 'error',
+    errorCodes: codes.length ? codes : [httpStatus < 500 ? 'BAD_REQUEST' : ErrorCode.INTERNAL_SERVER_ERROR],
+  });
+}
+
+/**
+ * The Apollo plugin: one line per request that reached the pipeline, at willSendResponse. The HTTP
+ * layer logs the others (logEarlyFailure), seeing `scope.reachedPipeline` still false.
+ */
+export function createLoggingPlugin(): ApolloServerPlugin<Context> {
   return {
-    async contextCreationDidFail({ error }) {
-      early(error, ErrorCode.INTERNAL_SERVER_ERROR, 500);
-    },
-    async invalidRequestWasReceived({ error }) {
-      early(error, 'BAD_REQUEST', 400);
-    },
     async requestDidStart({ contextValue }) {
-      const startedAt = requestScope.getStore()?.startedAt ?? performance.now();
+      contextValue.scope.reachedPipeline = true;
       return {
         async willSendResponse(rc) {
           const body = rc.response.body;
@@ -134,7 +129,7 @@ export function createLoggingPlugin(logger: Logger): ApolloServerPlugin<Context>
             operationName: operation.name,
             operationType: operation.type,
             httpStatus: rc.response.http.status ?? 200,
-            durationMs: elapsed(startedAt),
+            durationMs: elapsed(contextValue.scope.startedAt),
             outcome: errorCodes ? 'error' : 'ok',
             ...(errorCodes ? { errorCodes } : {}),
             ...(internalError ? { internalError } : {}),

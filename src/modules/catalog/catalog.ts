@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { transaction } from '../../db/transaction.js';
 import { Model } from './model.entity.js';
 import { Provider, WireProtocol } from './provider.entity.js';
 
@@ -21,7 +22,7 @@ export const CATALOG = {
 } as const;
 
 export async function upsertCatalog(em: EntityManager): Promise<void> {
-  await em.transactional(async (tx) => {
+  await transaction(em, async (tx) => {
     for (const p of CATALOG.providers) {
       await tx.execute(
         `/* upsertProvider */ insert into provider (id, slug, name, protocol) values (gen_random_uuid(), ?, ?, ?)

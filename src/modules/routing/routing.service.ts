@@ -1,6 +1,7 @@
 import { ref } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../../db/sql.js';
+import { transaction } from '../../db/transaction.js';
 import { AppError, ErrorCode } from '../../shared/errors.js';
 import type { CatalogSnapshot } from '../catalog/catalog.js';
 import { type Viewer, requireAdmin } from '../tenancy/auth.js';
@@ -89,7 +90,7 @@ export async function publishPolicy(em: EntityManager, viewer: Viewer, input: un
     throw new AppError(ErrorCode.BAD_USER_INPUT, `input.ruleset: ${parsed.problems.join('; ')}`, { field: 'input.ruleset', problems: parsed.problems });
   }
   const ruleset = parsed.ruleset;
-  return em.transactional(async (tx) => {
+  return transaction(em, async (tx) => {
     // Serialize publishes per tenant, so two concurrent publishes cannot both be active.
     await tx.execute(`/* lockTenantForPolicy */ select id from tenant where id = ? for update`, [viewer.tenantId]);
     await tx.execute(`/* retireActivePolicy */ update routing_policy set active = false where tenant_id = ? and active`, [viewer.tenantId]);

@@ -1,5 +1,6 @@
 import { ref, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { transaction } from '../../db/transaction.js';
 import { isUuid } from '../../shared/ids.js';
 import { Agent } from './agent.entity.js';
 import { ApiKey, ApiKeyRole } from './api-key.entity.js';
@@ -30,7 +31,7 @@ export interface TenantKeys {
   agentKey: string;
 }
 
-function issueKey(em: EntityManager, init: { tenantId: string; role: ApiKeyRole; userId?: string; agentId?: string; label?: string }): IssuedKey {
+async function issueKey(tx: EntityManager, init: { tenantId: string; role: ApiKeyRole; userId?: string; agentId?: string; label?: string }): Promise<IssuedKey> {
   const key = generateApiKey();
   const apiKey = new ApiKey({
     tenant: ref(Tenant, init.tenantId),
@@ -41,7 +42,7 @@ function issueKey(em: EntityManager, init: { tenantId: string; role: ApiKeyRole;
     agent: init.agentId ? ref(Agent, init.agentId) : undefined,
     label: init.label,
   });
-  em.persist(apiKey);
+  await tx.insert(apiKey);
   return { keyId: apiKey.id, keyPrefix: key.prefix, role: init.role, secret: key.secret };
 }
 
@@ -51,16 +52,15 @@ export async function createTenant(em: EntityManager, input: { slug: string; own
   const handle = input.ownerHandle.toLowerCase();
   if (!SLUG_PATTERN.test(slug)) throw new TenancyError(`--slug: "${input.slug}" must be 2–63 characters of a-z, 0-9 and "-", starting with a letter or digit.`);
   if (!HANDLE_PATTERN.test(handle)) throw new TenancyError(`--owner: "${input.ownerHandle}" must be 2–39 characters of a-z, 0-9 and "-", starting with a letter or digit.`);
-  return em.transactional(async (tx) => {
+  return transaction(em, async (tx) => {
     if (await tx.count(Tenant, { slug })) throw new TenancyError(`A tenant with slug "${slug}" already exists.`);
     if (await tx.count(User, { handle })) throw new TenancyError(`The handle "${handle}" is taken.`);
     const tenant = new Tenant(slug, input.name ?? slug);
     const user = new User(ref(tenant), handle);
     const agent = new Agent(ref(tenant), ref(user), input.agentName ?? `${handle}-agent`);
-    tx.persist([tenant, user, agent]);
-    const userKey = issueKey(tx, { tenantId: tenant.id, role: ApiKeyRole.ADMIN, userId: user.id, label: 'owner' }).secret;
-    const agentKey = issueKey(tx, { tenantId: tenant.id, role: ApiKeyRole.AGENT, agentId: agent.id, label: 'agent' }).secret;
-    await tx.flush();
+    for (const row of [tenant, user, agent]) await tx.insert(row);
+    const userKey = (await issueKey(tx, { tenantId: tenant.id, role: ApiKeyRole.ADMIN, userId: user.id, label: 'owner' })).secret;
+    const agentKey = (await issueKey(tx, { tenantId: tenant.id, role: ApiKeyRole.AGENT, agentId: agent.id, label: 'agent' })).secret;
     return { tenant: slug, tenantId: tenant.id, userHandle: handle, userId: user.id, agentId: agent.id, userKey, agentKey };
   });
 }
@@ -155,13 +155,12 @@ export async function createUser(em: EntityManager, input: { tenant: string; han
   if (!HANDLE_PATTERN.test(handle)) throw new TenancyError(`--handle: "${input.handle}" must be 2–39 characters of a-z, 0-9 and "-", starting with a letter or digit.`);
   const role = userRole(input.role);
   return unique(`The handle "${handle}"`, () =>
-    em.transactional(async (tx) => {
+    transaction(em, async (tx) => {
       const tenant = await tenantBySlug(tx, input.tenant);
       if (await tx.count(User, { handle })) throw new TenancyError(`The handle "${handle}" is taken.`);
       const user = new User(ref(tenant), handle);
-      tx.persist(user);
-      const key = issueKey(tx, { tenantId: tenant.id, role, userId: user.id, label: 'cli' });
-      await tx.flush();
+      await tx.insert(user);
+      const key = await issueKey(tx, { tenantId: tenant.id, role, userId: user.id, label: 'cli' });
       return { tenant: tenant.slug, tenantId: tenant.id, userHandle: handle, userId: user.id, role, keyId: key.keyId, keyPrefix: key.keyPrefix, userKey: key.secret };
     }),
   );
@@ -171,13 +170,12 @@ export async function createUser(em: EntityManager, input: { tenant: string; han
 export async function createAgent(em: EntityManager, input: { tenant: string; ownerHandle: string; name?: string }): Promise<AgentKeys> {
   const name = input.name?.trim();
   if (name !== undefined && (name === '' || name.length > 100)) throw new TenancyError('--name: must be 1–100 characters.');
-  return em.transactional(async (tx) => {
+  return transaction(em, async (tx) => {
     const tenant = await tenantBySlug(tx, input.tenant);
     const owner = await userOfTenant(tx, tenant, input.ownerHandle);
     const agent = new Agent(ref(tenant), ref(owner), name ?? `${owner.handle}-agent`);
-    tx.persist(agent);
-    const key = issueKey(tx, { tenantId: tenant.id, role: ApiKeyRole.AGENT, agentId: agent.id, label: 'cli' });
-    await tx.flush();
+    await tx.insert(agent);
+    const key = await issueKey(tx, { tenantId: tenant.id, role: ApiKeyRole.AGENT, agentId: agent.id, label: 'cli' });
     return { tenant: tenant.slug, tenantId: tenant.id, agentId: agent.id, agentName: agent.name, ownerHandle: owner.handle, keyId: key.keyId, keyPrefix: key.keyPrefix, agentKey: key.secret };
   });
 }
@@ -188,7 +186,7 @@ export async function createKey(em: EntityManager, input: { tenant: string; user
   if (input.agentId !== undefined && input.role !== undefined) throw new TenancyError('--role applies to user keys only; agent keys always have the agent role.');
   if (input.agentId !== undefined && !isUuid(input.agentId)) throw new TenancyError(`--agent: "${input.agentId}" is not an agent id (a UUID).`);
   const role = input.userHandle !== undefined ? userRole(input.role) : ApiKeyRole.AGENT;
-  return em.transactional(async (tx) => {
+  return transaction(em, async (tx) => {
     const tenant = await tenantBySlug(tx, input.tenant);
     let userHandle: string | null = null;
     let agentId: string | null = null;
@@ -196,14 +194,13 @@ export async function createKey(em: EntityManager, input: { tenant: string; user
     if (input.userHandle !== undefined) {
       const user = await userOfTenant(tx, tenant, input.userHandle);
       userHandle = user.handle;
-      key = issueKey(tx, { tenantId: tenant.id, role, userId: user.id, label: 'cli' });
+      key = await issueKey(tx, { tenantId: tenant.id, role, userId: user.id, label: 'cli' });
     } else {
       const agent = await tx.findOne(Agent, { id: input.agentId, tenant });
       if (!agent) throw new TenancyError(`Tenant "${tenant.slug}" has no agent ${input.agentId}.`);
       agentId = agent.id;
-      key = issueKey(tx, { tenantId: tenant.id, role, agentId: agent.id, label: 'cli' });
+      key = await issueKey(tx, { tenantId: tenant.id, role, agentId: agent.id, label: 'cli' });
     }
-    await tx.flush();
     return { tenant: tenant.slug, tenantId: tenant.id, keyId: key.keyId, keyPrefix: key.keyPrefix, role, userHandle, agentId, key: key.secret };
   });
 }
@@ -212,15 +209,17 @@ export async function createKey(em: EntityManager, input: { tenant: string; user
 export async function revokeKey(em: EntityManager, input: { keyId?: string; prefix?: string }): Promise<RevokedKey> {
   if ((input.keyId === undefined) === (input.prefix === undefined)) throw new TenancyError('Give exactly one of --key-id <id> or --prefix <prefix>.');
   if (input.keyId !== undefined && !isUuid(input.keyId)) throw new TenancyError(`--key-id: "${input.keyId}" is not a key id (a UUID).`);
-  return em.transactional(async (tx) => {
+  return transaction(em, async (tx) => {
     const where = input.keyId !== undefined ? { id: input.keyId } : { prefix: input.prefix };
     const keys = await tx.find(ApiKey, where, { populate: ['tenant', 'user'], limit: 2 });
     if (keys.length === 0) throw new TenancyError(input.keyId !== undefined ? `No API key with id ${input.keyId}.` : `No API key with prefix "${input.prefix}".`);
     if (keys.length > 1) throw new TenancyError(`More than one API key has the prefix "${input.prefix}"; revoke by --key-id instead.`);
     const key = keys[0];
     const alreadyRevoked = key.revokedAt !== null;
-    if (!alreadyRevoked) key.revokedAt = new Date();
-    await tx.flush();
+    if (!alreadyRevoked) {
+      key.revokedAt = new Date();
+      await tx.nativeUpdate(ApiKey, { id: key.id }, { revokedAt: key.revokedAt });
+    }
     return {
       keyId: key.id,
       keyPrefix: key.prefix,
