@@ -90,7 +90,7 @@ function statementFor(job: FloorJob, n: number): { text: string; values: unknown
   return { ...statement, values: params };
 }
 
-let statement: { name: string; text: string } | undefined;
+let statement: ReturnType<typeof prepared> | undefined;
 
 const pools = new Map<string, pg.Pool>();
 

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CatalogSnapshot } from './modules/catalog/catalog.js';
 import { Model } from './modules/catalog/model.entity.js';
 import { Provider } from './modules/catalog/provider.entity.js';
-import { AGENT_COLUMNS, type AgentRow, agentFromRow } from './modules/tenancy/agent.record.js';
+import { AGENT_COLUMNS, type AgentRecord, type AgentRow, agentFromRow } from './modules/tenancy/agent.record.js';
 import { Tenant } from './modules/tenancy/tenant.entity.js';
 import { User } from './modules/tenancy/user.entity.js';
 import { query } from './db/sql.js';
@@ -33,6 +33,16 @@ export function createLoaders(em: EntityManager, tenantId: string, catalog: Cata
     },
     (m) => m.id,
   );
+  // Agents this request has read, for answering `Inference.agent` without a promise per row.
+  const agents = new Map<string, AgentRecord>();
+  const agentById = byIdLoader(
+    async (ids: readonly string[]) => {
+      const rows = (await query<AgentRow>(em, `/* agentsById */ select ${AGENT_COLUMNS} from agent where id = any(?::uuid[]) and tenant_id = ?`, [ids, tenantId])).map(agentFromRow);
+      for (const a of rows) agents.set(a.id, a);
+      return rows;
+    },
+    (a) => a.id,
+  );
   return {
     catalog: {
       providerById,
@@ -45,10 +55,9 @@ export function createLoaders(em: EntityManager, tenantId: string, catalog: Cata
       tenantById: byIdLoader((ids) => em.find(Tenant, { id: { $in: [...ids] } }), (t) => t.id),
       userById: byIdLoader((ids) => em.find(User, { id: { $in: [...ids] }, tenant: tenantId }), (u) => u.id),
       // On every inference page: plain records from one statement (em.find's query building alone cost ~1.7 ms, bench/NOTES.md).
-      agentById: byIdLoader(
-        async (ids) => (await query<AgentRow>(em, `/* agentsById */ select ${AGENT_COLUMNS} from agent where id = any(?::uuid[]) and tenant_id = ?`, [ids, tenantId])).map(agentFromRow),
-        (a) => a.id,
-      ),
+      agentById,
+      // Synchronous once this request has read the agent (an inference page loads its agents up front).
+      agent: (id: string): AgentRecord | Promise<AgentRecord | null> => agents.get(id) ?? agentById.load(id),
       agentsByOwner: groupLoader(
         async (ids) =>
           (await query<AgentRow>(em, `/* agentsByOwner */ select ${AGENT_COLUMNS} from agent where owner_id = any(?::uuid[]) and tenant_id = ? order by agent.created_at, agent.id`, [ids, tenantId])).map(agentFromRow),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 interface PgClient {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+  query(config: { name?: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 interface KnexClient {
   acquireConnection(): Promise<PgClient>;
@@ -43,16 +43,20 @@ export function isoUtc(column: string): string {
 
 const statements = new Map<string, { name: string; text: string }>();
 
+/** Named statements per process, and so per connection at most; a text beyond them runs unnamed (parsed and planned each time). */
+const MAX_NAMED = 500;
+
 /**
  * A named prepared statement for `sql` (`?` placeholders): PostgreSQL parses and plans it once
  * per connection instead of on every call, and only the name and parameters cross the wire after
  * that. The name is derived from the text, so the same text is the same statement on every
- * connection. Our statements are a fixed set (no values are ever inlined), so this cache and
- * each connection's are bounded.
+ * connection. No values are ever inlined; the texts are our statements and, for inference pages,
+ * the column lists of the fields a query selects — bounded by MAX_NAMED whatever clients send.
  */
-export function prepared(sql: string): { name: string; text: string } {
+export function prepared(sql: string): { name?: string; text: string } {
   let s = statements.get(sql);
   if (!s) {
+    if (statements.size >= MAX_NAMED) return { text: positional(sql) };
     s = { name: `ainfera_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`, text: positional(sql) };
     statements.set(sql, s);
   }

@@ -34,8 +34,79 @@ export interface InferenceRecord {
   completedAt: Date | null;
 }
 
-/** The columns a record is read from, for `select ${RECORD_COLUMNS} from inference …` (times as ISO text). */
-export const RECORD_COLUMNS = `id, ${isoUtc('created_at')}, tenant_id, agent_id, requested_model, routing_mode, model_id, status, output_text, input_tokens, output_tokens, cost_usd::text as cost_usd, latency_ms, provider_latency_ms, attempts, error, idempotency_key, request_hash, task_type, task_type_source, policy_version, cell, constraint_band, ${isoUtc('completed_at')}`;
+/** Each column a record is read from, as it is selected (times as ISO text, money as exact text), in one fixed order. */
+const COLUMN_SQL = {
+  id: 'id',
+  created_at: isoUtc('created_at'),
+  tenant_id: 'tenant_id',
+  agent_id: 'agent_id',
+  requested_model: 'requested_model',
+  routing_mode: 'routing_mode',
+  model_id: 'model_id',
+  status: 'status',
+  output_text: 'output_text',
+  input_tokens: 'input_tokens',
+  output_tokens: 'output_tokens',
+  cost_usd: 'cost_usd::text as cost_usd',
+  latency_ms: 'latency_ms',
+  provider_latency_ms: 'provider_latency_ms',
+  attempts: 'attempts',
+  error: 'error',
+  idempotency_key: 'idempotency_key',
+  request_hash: 'request_hash',
+  task_type: 'task_type',
+  task_type_source: 'task_type_source',
+  policy_version: 'policy_version',
+  cell: 'cell',
+  constraint_band: 'constraint_band',
+  completed_at: isoUtc('completed_at'),
+} as const satisfies Record<keyof InferenceRow, string>;
+
+type Column = keyof typeof COLUMN_SQL;
+const ALL = Object.keys(COLUMN_SQL) as Column[];
+
+/** Every column of a record, for `select ${RECORD_COLUMNS} from inference …`. */
+export const RECORD_COLUMNS = ALL.map((c) => COLUMN_SQL[c]).join(', ');
+
+/**
+ * The columns each GraphQL `Inference` field reads (its resolver included). A page selects only
+ * the columns of the fields its query asks for — plus id and created_at, which order the page
+ * and make its cursors — so a dashboard listing ids and models does not fetch and decode every
+ * output text. A field not listed here reads every column.
+ */
+const FIELD_COLUMNS: Record<string, readonly Column[]> = {
+  __typename: [],
+  id: [],
+  createdAt: [],
+  status: ['status'],
+  requestedModel: ['requested_model'],
+  routingMode: ['routing_mode'],
+  model: ['model_id'],
+  provider: ['model_id'],
+  agent: ['agent_id'],
+  taskType: ['task_type'],
+  taskTypeSource: ['task_type_source'],
+  policyVersion: ['policy_version'],
+  cell: ['cell'],
+  constraintBand: ['constraint_band'],
+  outputText: ['output_text'],
+  usage: ['input_tokens', 'output_tokens'],
+  costUsd: ['cost_usd'],
+  latencyMs: ['latency_ms'],
+  attempts: ['attempts'],
+  error: ['error'],
+};
+
+/** The select list for records that answer `fields` (GraphQL field names of `Inference`), in the fixed column order. */
+export function recordColumnsFor(fields: Iterable<string>): string {
+  const wanted = new Set<Column>(['id', 'created_at']);
+  for (const field of fields) {
+    const columns = FIELD_COLUMNS[field];
+    if (!columns) return RECORD_COLUMNS;
+    for (const c of columns) wanted.add(c);
+  }
+  return ALL.filter((c) => wanted.has(c)).map((c) => COLUMN_SQL[c]).join(', ');
+}
 
 export interface InferenceRow {
   id: string;
@@ -64,6 +135,7 @@ export interface InferenceRow {
   completed_at: string | null;
 }
 
+/** A record from a row; a page's rows may lack the columns its query did not ask for (recordColumnsFor), left undefined. */
 export function recordFromRow(r: InferenceRow): InferenceRecord {
   return {
     id: r.id,
@@ -89,6 +161,7 @@ export function recordFromRow(r: InferenceRow): InferenceRecord {
     policyVersion: r.policy_version,
     cell: r.cell,
     constraintBand: r.constraint_band,
-    completedAt: r.completed_at === null ? null : new Date(r.completed_at),
+    // Absent (undefined) when the page did not select it; null when the row has none.
+    completedAt: r.completed_at == null ? null : new Date(r.completed_at),
   };
 }

@@ -1,14 +1,22 @@
 import type { Resolvers } from '../../__generated__/resolvers-types.js';
+import { selectedFieldNames } from '../../shared/selection.js';
 import { normalizeDecimal } from '../routing/sixteen.js';
 import type { AgentRecord } from '../tenancy/agent.record.js';
 import { dispatch } from './dispatch.service.js';
+import { recordColumnsFor } from './inference.record.js';
 import { findInference } from './inference.repository.js';
 import { encodeCursor, listInferences } from './inference.service.js';
 
 export const inferenceResolvers: Resolvers = {
   Query: {
     inference: (_, { id }, { em, viewer }) => findInference(em, viewer.tenantId, id),
-    inferences: (_, args, { em, viewer, deps }) => listInferences(em, viewer.tenantId, deps.catalog, args),
+    inferences: async (_, args, { em, viewer, deps, loaders }, info) => {
+      const fields = selectedFieldNames(info, [['nodes'], ['edges', 'node']]);
+      const page = await listInferences(em, viewer.tenantId, deps.catalog, args, recordColumnsFor(fields));
+      // The page's agents in one statement now, so each row's `agent` resolves without a promise of its own.
+      if (fields.has('agent')) await loaders.tenancy.agentById.loadMany([...new Set(page.nodes.map((n) => n.agentId))]);
+      return page;
+    },
   },
   Mutation: {
     dispatchInference: (_, { input }, ctx) => dispatch(ctx, input),
@@ -23,7 +31,7 @@ export const inferenceResolvers: Resolvers = {
       return loaders.catalog.provider(model.provider.id);
     },
     // Every inference has its agent (a foreign key, same tenant).
-    agent: (i, _, { loaders }) => loaders.tenancy.agentById.load(i.agentId) as Promise<AgentRecord>,
+    agent: (i, _, { loaders }) => loaders.tenancy.agent(i.agentId) as AgentRecord | Promise<AgentRecord>,
     usage: (i) => (i.inputTokens !== null && i.outputTokens !== null ? { inputTokens: i.inputTokens, outputTokens: i.outputTokens } : null),
     costUsd: (i) => (i.costUsd === null ? null : normalizeDecimal(i.costUsd)),
     attempts: (i) => (Array.isArray(i.attempts) ? i.attempts : []),

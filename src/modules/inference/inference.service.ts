@@ -39,9 +39,10 @@ type PageArgs = { first?: number | null; after?: string | null; filter?: Inferen
 
 /**
  * The one statement of a page (`?` placeholders; it asks for first + 1 rows to know whether there
- * is a next page), or null when the filter can match nothing. Invalid arguments throw BAD_USER_INPUT.
+ * is a next page) selecting `columns`, or null when the filter can match nothing. Invalid
+ * arguments throw BAD_USER_INPUT.
  */
-export function inferencePageStatement(tenantId: string, catalog: CatalogSnapshot, args: PageArgs): { sql: string; params: unknown[]; first: number } | null {
+export function inferencePageStatement(tenantId: string, catalog: CatalogSnapshot, args: PageArgs, columns = RECORD_COLUMNS): { sql: string; params: unknown[]; first: number } | null {
   const first = args.first ?? DEFAULT_PAGE;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput('first', `must be between 1 and ${MAX_PAGE}.`);
   const f = args.filter ?? {};
@@ -69,15 +70,15 @@ export function inferencePageStatement(tenantId: string, catalog: CatalogSnapsho
     and('(created_at, id) < (?, ?)', c.createdAt, c.id);
   }
   return {
-    sql: `/* listInferences */ select ${RECORD_COLUMNS} from inference where ${where.join(' and ')} order by inference.created_at desc, inference.id desc limit ?`,
+    sql: `/* listInferences */ select ${columns} from inference where ${where.join(' and ')} order by inference.created_at desc, inference.id desc limit ?`,
     params: [...params, first + 1],
     first,
   };
 }
 
 /** A page of the tenant's inferences, newest first (keyset pagination on created_at, id): one statement. */
-export async function listInferences(em: EntityManager, tenantId: string, catalog: CatalogSnapshot, args: PageArgs): Promise<InferencePage> {
-  const statement = inferencePageStatement(tenantId, catalog, args);
+export async function listInferences(em: EntityManager, tenantId: string, catalog: CatalogSnapshot, args: PageArgs, columns = RECORD_COLUMNS): Promise<InferencePage> {
+  const statement = inferencePageStatement(tenantId, catalog, args, columns);
   if (!statement) return { nodes: [], hasNextPage: false };
   const rows = await query<InferenceRow>(em, statement.sql, statement.params);
   return { nodes: rows.slice(0, statement.first).map(recordFromRow), hasNextPage: rows.length > statement.first };
