@@ -8,7 +8,7 @@ import { GraphQLError, type ValidationRule } from 'graphql';
 import { type AppDeps, type Context, createContext, type RequestScope } from './context.js';
 import { buildSchema } from './schema.js';
 import { formatError } from './shared/errors.js';
-import { createLoggingPlugin, logEarlyFailure, logRejectedRequest } from './shared/logging.plugin.js';
+import { createLoggingPlugin, logEarlyFailure, logRejectedRequest, requestLogger } from './shared/logging.plugin.js';
 import { metricsResponse } from './shared/metrics.js';
 
 export interface AppServer {
@@ -56,6 +56,7 @@ const knownOperationTypes: ValidationRule = (context) => ({
 /** Apollo Server on plain node:http: the GraphQL endpoint, health checks, and nothing in between. */
 export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> } = {}): Promise<AppServer> {
   const production = deps.env.nodeEnv === 'production';
+  const requestLog = requestLogger(deps.logger);
   // Limits sized so the dashboard's and the gateway's operations (operations/) and GraphiQL's
   // introspection pass with room to spare; graphql-armor ≥ 3.2 has the 2025 fragment depth-bypass fix.
   const armor = new ApolloArmor({
@@ -81,7 +82,7 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
     // No @cacheControl in this schema: Apollo's default cache-control plugin would still wrap every
     // field resolver (willResolveField) on every request only to answer `no-store`, which
     // handleGraphQL sets itself.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), createLoggingPlugin(), ...(armor.plugins as ApolloServerPlugin<Context>[])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), createLoggingPlugin(requestLog), ...(armor.plugins as ApolloServerPlugin<Context>[])],
     parseOptions: { maxTokens: 3000 },
     validationRules: [...armor.validationRules, knownOperationTypes],
   });
@@ -100,7 +101,7 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
         text = await readBody(req, deps.env.maxBodyBytes);
       } catch (err) {
         if (err instanceof BodyTooLarge) {
-          logRejectedRequest(deps.logger, { requestId, startedAt }, 413, 'PAYLOAD_TOO_LARGE');
+          logRejectedRequest(requestLog, { requestId, startedAt }, 413, 'PAYLOAD_TOO_LARGE');
           return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${deps.env.maxBodyBytes} bytes.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
         }
         throw err;
@@ -110,7 +111,7 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
         try {
           body = text === '' ? {} : JSON.parse(text);
         } catch {
-          logRejectedRequest(deps.logger, { requestId, startedAt }, 400, 'BAD_REQUEST');
+          logRejectedRequest(requestLog, { requestId, startedAt }, 400, 'BAD_REQUEST');
           return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
         }
       } else body = text;
@@ -120,7 +121,7 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
     const httpGraphQLRequest: HTTPGraphQLRequest = { method: req.method ?? 'GET', headers, search: url.search, body };
     const scope: RequestScope = { requestId, startedAt, http: httpGraphQLRequest, reachedPipeline: false };
     const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: () => createContext(deps, scope, req.headers.authorization) });
-    if (!scope.reachedPipeline) logEarlyFailure(deps.logger, scope, result);
+    if (!scope.reachedPipeline) logEarlyFailure(requestLog, scope, result);
     // Answers are per caller and never to be cached by anything in between.
     const outHeaders: Record<string, string> = { 'x-request-id': requestId, 'cache-control': 'no-store' };
     for (const [k, v] of result.headers) outHeaders[k] = v;

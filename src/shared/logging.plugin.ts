@@ -27,6 +27,15 @@ export interface RequestLogLine {
 
 const MESSAGE = 'graphql request';
 
+/**
+ * The logger request lines go through: the application's, without its redaction pass. A request
+ * line is built from the fixed fields of RequestLogLine, none of which the redaction paths name,
+ * so the pass could never change it — and it was a third of the line's cost (~6 µs a request).
+ */
+export function requestLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: [] });
+}
+
 function emit(logger: Logger, line: RequestLogLine): void {
   if (line.errorCodes?.includes(ErrorCode.INTERNAL_SERVER_ERROR)) logger.error(line, MESSAGE);
   else logger.info(line, MESSAGE);
@@ -111,7 +120,7 @@ export function logEarlyFailure(logger: Logger, scope: RequestScope, response: H
  * The Apollo plugin: one line per request that reached the pipeline, at willSendResponse. The HTTP
  * layer logs the others (logEarlyFailure), seeing `scope.reachedPipeline` still false.
  */
-export function createLoggingPlugin(): ApolloServerPlugin<Context> {
+export function createLoggingPlugin(logger: Logger): ApolloServerPlugin<Context> {
   return {
     async requestDidStart({ contextValue }) {
       contextValue.scope.reachedPipeline = true;
@@ -122,7 +131,7 @@ export function createLoggingPlugin(): ApolloServerPlugin<Context> {
           const errorCodes = sent?.length ? distinct(sent.map(codeOf)) : undefined;
           const internalError = errorCodes?.includes(ErrorCode.INTERNAL_SERVER_ERROR) ? internalErrorOf(rc) : undefined;
           const operation = operationOf(rc);
-          emit(contextValue.deps.logger, {
+          emit(logger, {
             requestId: contextValue.requestId,
             tenantId: contextValue.viewer.tenantId,
             agentId: contextValue.viewer.agentId,
