@@ -43,19 +43,53 @@ async function seedDemo(orm: Orm, dataDir: string): Promise<TenantKeys | null> {
   return keys;
 }
 
-/** Boot: database → migrations → catalog → (demo seed) → server. Used by `npm start`, the tests and the benchmark. */
-export async function startApp(env: Env, logger: Logger, opts: { classifier?: Classifier; providers?: ProviderRegistry; seedDemo?: boolean; ormOptions?: Partial<Options> } = {}): Promise<App> {
-  const database = await openDatabase(env);
-  // knex's own warnings (a dropped connection) go to our logs, not to the console.
+/** knex's own warnings (a dropped connection) go to our logs, not to the console. */
+function ormOptionsFor(logger: Logger, extra: Partial<Options> = {}): Partial<Options> {
   const knexLog = (level: 'warn' | 'error' | 'debug') => (message: unknown) => logger[level]({ component: 'knex' }, String(message));
-  const orm = await initOrm(database.url, { driverOptions: { log: { warn: knexLog('warn'), error: knexLog('error'), debug: knexLog('debug'), deprecate: knexLog('warn') } }, ...opts.ormOptions });
+  return { driverOptions: { log: { warn: knexLog('warn'), error: knexLog('error'), debug: knexLog('debug'), deprecate: knexLog('warn') } }, ...extra };
+}
+
+/** What is done once per database before it is served: migrations, the catalog, the demo seed (embedded only by default). */
+async function prepareSchema(orm: Orm, env: Env, database: Database, seed: boolean | undefined): Promise<TenantKeys | null> {
+  await migrateUp(orm);
+  await upsertCatalog(orm.em.fork());
+  return (seed ?? database.embedded) ? seedDemo(orm, env.dataDir) : null;
+}
+
+/**
+ * For several server processes on one database (src/cluster.ts): open it and prepare it once —
+ * migrations, catalog, demo seed, the development signing key — before any of them starts, so
+ * they never race to do it. The database stays open (and, if embedded, running) for them.
+ */
+export async function prepareDatabase(env: Env, logger: Logger): Promise<{ database: Database; demo: TenantKeys | null }> {
+  const database = await openDatabase(env);
+  try {
+    const orm = await initOrm(database.url, ormOptionsFor(logger));
+    try {
+      const demo = await prepareSchema(orm, env, database, undefined);
+      await loadSigner({ key: env.auditSigningKey, dataDir: env.dataDir, production: env.nodeEnv === 'production' });
+      return { database, demo };
+    } finally {
+      await orm.close();
+    }
+  } catch (err) {
+    await database.stop();
+    throw err;
+  }
+}
+
+/**
+ * Boot: database → migrations → catalog → (demo seed) → server. Used by `npm start`, the tests and
+ * the benchmark. `prepared`: a server process of several, whose database prepareDatabase set up.
+ */
+export async function startApp(env: Env, logger: Logger, opts: { classifier?: Classifier; providers?: ProviderRegistry; seedDemo?: boolean; ormOptions?: Partial<Options>; prepared?: boolean } = {}): Promise<App> {
+  const database = await openDatabase(env);
+  const orm = await initOrm(database.url, ormOptionsFor(logger, opts.ormOptions));
   const transport = createProviderTransport();
   const listener = new PgListener(database.url, logger);
   try {
-    await migrateUp(orm);
-    await upsertCatalog(orm.em.fork());
+    const demo = opts.prepared ? null : await prepareSchema(orm, env, database, opts.seedDemo);
     const catalog = await CatalogSnapshot.load(orm.em.fork());
-    const demo = (opts.seedDemo ?? database.embedded) ? await seedDemo(orm, env.dataDir) : null;
     const classifier = opts.classifier ?? (env.classifier ? new AnthropicClassifier({ ...env.classifier, fetch: transport.fetch }) : noClassifier);
     const providers = opts.providers ?? ProviderRegistry.fromEnv(env, transport);
     const signer = await loadSigner({ key: env.auditSigningKey, dataDir: env.dataDir, production: env.nodeEnv === 'production' });

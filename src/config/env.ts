@@ -32,6 +32,7 @@ const schema = z.object({
   API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   IDEMPOTENCY_LEASE_MS: z.coerce.number().int().min(100).max(86_400_000).default(5 * 60_000),
   AUDIT_SIGNING_KEY: optionalString,
+  WEB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export type RawEnv = z.infer<typeof schema>;
@@ -55,6 +56,8 @@ export interface Env {
   apiKeyCacheTtlMs: number;
   /** Ed25519 private key (PKCS#8 PEM or its base64) for chain checkpoints. */
   auditSigningKey: string | undefined;
+  /** Server processes sharing the port (src/cluster.ts); 1 serves from this process alone. */
+  webConcurrency: number;
 }
 
 export class EnvError extends Error {
@@ -101,5 +104,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS,
     apiKeyCacheTtlMs: e.API_KEY_CACHE_TTL_MS,
     auditSigningKey: e.AUDIT_SIGNING_KEY,
+    webConcurrency: e.WEB_CONCURRENCY,
   };
 }

@@ -14,6 +14,11 @@ export class ProviderRegistry {
   }
 
   /** The SDK adapters share one keep-alive transport (transport.ts); pass the classifier's too, so one Agent serves all. */
+  /** The provider slugs `env` configures (what fromEnv builds adapters for), sorted. */
+  static slugsIn(env: Env): string[] {
+    return [...(env.anthropic ? ['anthropic'] : []), ...(env.openai ? ['openai'] : []), ...(env.simulator ? ['simulator'] : [])].sort();
+  }
+
   static fromEnv(env: Env, transport: ProviderTransport): ProviderRegistry {
     const adapters: ProviderAdapter[] = [];
     if (env.anthropic) adapters.push(new AnthropicProvider({ apiKey: env.anthropic.apiKey, baseUrl: env.anthropic.baseUrl, fetch: transport.fetch }));
