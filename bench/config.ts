@@ -7,6 +7,10 @@ export interface BenchConfig {
   roundMs: number;
   warmupMs: number;
   overhead: { variants: { mockLatencyMs: number; rates: number[] }[] };
+  /** Ainfera also as WEB_CONCURRENCY=workers runs it (overhead and throughput), beside the single process. */
+  cluster: { workers: number };
+  /** Clients the dispatch loads come from, each with its own connections (bench/loadgen.ts). */
+  clients: number;
   throughput: { stepMs: number; maxSteps: number; startRate: number; growth: number; resolution: number; p99LimitMs: number; timeoutMs: number; maxRate: number };
   /** Latency is measured at each rate; the target is judged at the first (a few dashboards polling). */
   reads: { seed: number; rates: number[]; pageSizes: number[] };
@@ -25,6 +29,8 @@ export function benchConfig(quick: boolean): BenchConfig {
       roundMs: 2_000,
       warmupMs: 1_500,
       overhead: { variants: [{ mockLatencyMs: 0, rates: [100, 200, 500] }, { mockLatencyMs: 50, rates: [200] }] },
+      cluster: { workers: 2 },
+      clients: 8,
       throughput: { stepMs: 2_000, maxSteps: 5, startRate: 50, growth: 2, resolution: 0.2, p99LimitMs: 50, timeoutMs: 2_000, maxRate: 5_000 },
       reads: { seed: 1_000, rates: [20, 50], pageSizes: [1, 10, 100] },
       graphql: { concurrency: 32 },
@@ -39,6 +45,8 @@ export function benchConfig(quick: boolean): BenchConfig {
     roundMs: 6_000,
     warmupMs: 5_000,
     overhead: { variants: [{ mockLatencyMs: 0, rates: [100, 200, 500] }, { mockLatencyMs: 50, rates: [100, 200, 500] }] },
+    cluster: { workers: 2 },
+    clients: 8,
     throughput: { stepMs: 6_000, maxSteps: 10, startRate: 50, growth: 1.6, resolution: 0.05, p99LimitMs: 50, timeoutMs: 2_000, maxRate: 5_000 },
     reads: { seed: 2_000, rates: [20, 50], pageSizes: [1, 10, 100] },
     graphql: { concurrency: 32 },

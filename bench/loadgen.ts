@@ -4,8 +4,8 @@
  *   node --import tsx bench/loadgen.ts '<job JSON>'   → one result JSON line
  *   node --import tsx bench/loadgen.ts -              → reads jobs from stdin, one result line each
  *
- * undici keep-alive pools (one per origin, kept between jobs so connections stay warm) with
- * enough sockets that no request waits for a free one inside the generator.
+ * undici keep-alive pools (one per origin and client, kept between jobs so connections stay warm)
+ * with enough sockets that no request waits for a free one inside the generator.
  * Latency percentiles are computed from every sample (see openloop.ts).
  */
 import { Pool } from 'undici';
@@ -36,11 +36,18 @@ export interface LoadJob {
   /** open: how long to wait for stragglers after the last send. */
   drainMs?: number;
   connections?: number;
+  /**
+   * Clients the requests come from, in turn, each with its own keep-alive pool (default 1): like
+   * several agents' gateways. One pool reuses its first idle connection, so at a low rate nearly
+   * every request would ride one connection — and a multi-process server, which spreads
+   * connections, not requests, would serve them from one process.
+   */
+  clients?: number;
 }
 
 const pools = new Map<string, Pool>();
-function pool(origin: string, connections: number): Pool {
-  const key = `${origin}#${connections}`;
+function pool(origin: string, connections: number, client: number): Pool {
+  const key = `${origin}#${connections}#${client}`;
   let p = pools.get(key);
   if (!p) {
     p = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 });
@@ -52,11 +59,11 @@ function pool(origin: string, connections: number): Pool {
 export async function runJob(job: LoadJob): Promise<LoadResult> {
   const { target } = job;
   const timeoutMs = job.timeoutMs ?? 10_000;
-  const p = pool(target.origin, job.connections ?? 512);
+  const clients = Array.from({ length: job.clients ?? 1 }, (_, k) => pool(target.origin, job.connections ?? 512, k));
   const headers = { 'content-type': 'application/json', ...target.headers };
   const bodies = target.bodies;
   const op = async (i: number): Promise<string | null> => {
-    const res = await p.request({
+    const res = await clients[i % clients.length].request({
       method: 'POST',
       path: target.path,
       headers,

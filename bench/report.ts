@@ -60,7 +60,7 @@ const at = (r: OverheadResult | undefined, latency: number, rate: number): Overh
   r?.variants.find((v) => v.mockLatencyMs === latency)?.rates.find((x) => x.rate === rate);
 
 /** "Δp50 x / Δp99 y ms", or why there is no figure. */
-function overheadDetail(x: OverheadAtRate, who: 'ainfera' | 'portkey'): string {
+function overheadDetail(x: OverheadAtRate, who: 'ainfera' | 'cluster' | 'portkey'): string {
   const d = x.delta[who];
   const sat = x.saturated[who];
   if (!d) return sat ? `saturated: served only ${f(sat.served, 0)} req/s when offered ${sat.rate}/s, so not driven at ${x.rate}/s` : 'not measured';
@@ -73,35 +73,42 @@ export function evaluateTargets(r: RunResult): Target[] {
   const t: Target[] = [];
   const o200 = at(r.overhead, 0, 200);
   const o200slow = at(r.overhead, 50, 200);
-  t.push({
-    id: 'overhead-200',
-    text: 'Dispatch overhead at 200 req/s: Δp50 ≤ 3 ms and Δp99 ≤ 10 ms',
-    met: !o200 ? null : o200.delta.ainfera && o200.ainfera ? o200.delta.ainfera.p50 <= 3 && o200.delta.ainfera.p99 <= 10 && o200.ainfera.errors === 0 : false,
-    detail: !o200
-      ? 'not measured'
-      : overheadDetail(o200, 'ainfera') + ' (0 ms mock)' + (o200slow ? `; with the 50 ms mock ${overheadDetail(o200slow, 'ainfera')}` : ''),
-    profile: dispatchProfile,
-  });
   const o500 = at(r.overhead, 0, 500);
-  const ours500 = o500?.delta.ainfera;
-  const peer500 = o500?.delta.portkey;
-  t.push({
-    id: 'peer-500',
-    text: "At 500 req/s our Δp50 and Δp99 below Portkey's",
-    met: !o500 ? null : !ours500 || !o500.ainfera ? false : !peer500 ? (o500.saturated.portkey ? true : null) : ours500.p50 < peer500.p50 && ours500.p99 < peer500.p99 && o500.ainfera.errors === 0,
-    detail: !o500
-      ? 'not measured'
-      : `ours ${overheadDetail(o500, 'ainfera')} vs Portkey ${r.overhead?.portkey.ran ? overheadDetail(o500, 'portkey') : `not measured: ${r.overhead?.portkey.error ?? 'unknown reason'}`} (0 ms mock)`,
-    profile: dispatchProfile,
-  });
+  // The single server process, then the same server as WEB_CONCURRENCY=N runs it (bench/cluster-server.ts).
+  for (const who of ['ainfera', 'cluster'] as const) {
+    const suffix = who === 'cluster' ? ` — ${r.overhead?.clusterWorkers ?? '?'} server processes (WEB_CONCURRENCY)` : '';
+    const id = who === 'cluster' ? '-cluster' : '';
+    t.push({
+      id: `overhead-200${id}`,
+      text: `Dispatch overhead at 200 req/s: Δp50 ≤ 3 ms and Δp99 ≤ 10 ms${suffix}`,
+      met: !o200 ? null : o200.delta[who] && o200[who] ? o200.delta[who]!.p50 <= 3 && o200.delta[who]!.p99 <= 10 && o200[who]!.errors === 0 : false,
+      detail: !o200 ? 'not measured' : overheadDetail(o200, who) + ' (0 ms mock)' + (o200slow ? `; with the 50 ms mock ${overheadDetail(o200slow, who)}` : ''),
+      profile: dispatchProfile,
+    });
+    const ours500 = o500?.delta[who];
+    const peer500 = o500?.delta.portkey;
+    t.push({
+      id: `peer-500${id}`,
+      text: `At 500 req/s our Δp50 and Δp99 below Portkey's${suffix}`,
+      met: !o500 ? null : !ours500 || !o500[who] ? false : !peer500 ? (o500.saturated.portkey ? true : null) : ours500.p50 < peer500.p50 && ours500.p99 < peer500.p99 && o500[who]!.errors === 0,
+      detail: !o500
+        ? 'not measured'
+        : `ours ${overheadDetail(o500, who)} vs Portkey ${r.overhead?.portkey.ran ? overheadDetail(o500, 'portkey') : `not measured: ${r.overhead?.portkey.error ?? 'unknown reason'}`} (0 ms mock)`,
+      profile: dispatchProfile,
+    });
+  }
   const tp = r.throughput;
-  t.push({
-    id: 'throughput',
-    text: 'Max dispatch rate ≥ 0.7 × the bare-pg floor (p99 ≤ 50 ms, no errors)',
-    met: tp ? tp.ratio >= 0.7 : null,
-    detail: tp ? `${f(tp.ainfera.maxRate, 0)} req/s vs floor ${f(tp.floor.maxRate, 0)} req/s = ${f(tp.ratio)} ×` : 'not measured',
-    profile: dispatchProfile,
-  });
+  for (const who of ['ainfera', 'cluster'] as const) {
+    const x = tp?.[who];
+    const ratio = who === 'cluster' ? tp?.clusterRatio : tp?.ratio;
+    t.push({
+      id: who === 'cluster' ? 'throughput-cluster' : 'throughput',
+      text: `Max dispatch rate ≥ 0.7 × the bare-pg floor (p99 ≤ 50 ms, no errors)${who === 'cluster' ? ` — ${tp?.clusterWorkers ?? '?'} server processes (WEB_CONCURRENCY)` : ''}`,
+      met: tp && x && ratio !== undefined ? ratio >= 0.7 : null,
+      detail: tp && x ? `${f(x.maxRate, 0)} req/s vs floor ${f(tp.floor.maxRate, 0)} req/s = ${f(ratio)} ×` : 'not measured',
+      profile: dispatchProfile,
+    });
+  }
   const rd = r.reads;
   const rd0 = rd?.latency[0];
   const constant = rd ? new Set(rd.statements.map((s) => s.perRequest)).size === 1 : false;
@@ -230,7 +237,7 @@ export function renderReport(r: RunResult): string {
   if (r.overhead) {
     L.push('## 1 + 3. Dispatch overhead, ours and Portkey\'s', '');
     L.push(
-      'Same chat request three ways: **direct** = POST /v1/messages to the mock (Anthropic body); **Ainfera** = `dispatchInference` (caller task type CHAT, `ainfera-auto` → claude-haiku-4-5 on the mock through the Anthropic SDK, inference row + hash-chained audit event committed); **Portkey** = its OpenAI-format /v1/chat/completions with `x-portkey-provider: anthropic` and `x-portkey-custom-host: <mock>/v1` (stateless, writes nothing). Δ = median over rounds of (gateway − direct) for that percentile. CPU columns: ms of CPU per request of that process (PG = all PostgreSQL processes).',
+      `Same chat request four ways: **direct** = POST /v1/messages to the mock (Anthropic body); **Ainfera** = \`dispatchInference\` (caller task type CHAT, \`ainfera-auto\` → claude-haiku-4-5 on the mock through the Anthropic SDK, inference row + hash-chained audit event committed), one server process; **Ainfera ×${r.overhead.clusterWorkers}** = the same server as \`WEB_CONCURRENCY=${r.overhead.clusterWorkers}\` runs it (a primary and ${r.overhead.clusterWorkers} server processes on one port, src/cluster.ts), on the same database; **Portkey** = its OpenAI-format /v1/chat/completions with \`x-portkey-provider: anthropic\` and \`x-portkey-custom-host: <mock>/v1\` (one process, stateless, writes nothing). Requests come from ${r.config.clients} clients in turn, each with its own keep-alive connections (as from several agents; a multi-process server spreads connections, not requests). Δ = median over rounds of (gateway − direct) for that percentile. CPU columns: ms of CPU per request of that process (PG = all PostgreSQL processes; ×${r.overhead.clusterWorkers} servers = the primary and its servers).`,
       '',
     );
     if (!r.overhead.portkey.ran) L.push(`**Portkey did not run:** ${r.overhead.portkey.error ?? 'unknown'}`, '');
@@ -238,21 +245,22 @@ export function renderReport(r: RunResult): string {
     if (sp) L.push(`One dispatch runs **${f(sp.count, 1)} SQL statements** (ORM query logger): ${sp.statements.map((q) => `\`${q.replace(/\s+/g, ' ').slice(0, 60)}${q.length > 60 ? '…' : ''}\``).join(' · ')}.`, '');
     for (const v of r.overhead.variants) {
       L.push(`### Mock latency ${v.mockLatencyMs} ms`, '');
-      L.push('| rate | direct p50 / p99 | Ainfera p50 / p99 | **Ainfera Δp50 / Δp99** | Portkey p50 / p99 | **Portkey Δp50 / Δp99** | errors A / P | CPU ms/req server · PG · Portkey | gen. lag p99 |');
-      L.push('|---:|---|---|---|---|---|---|---|---:|');
+      const n = r.overhead.clusterWorkers;
+      L.push(`| rate | direct p50 / p99 | Ainfera p50 / p99 | **Ainfera Δp50 / Δp99** | Ainfera ×${n} p50 / p99 | **Ainfera ×${n} Δp50 / Δp99** | Portkey p50 / p99 | **Portkey Δp50 / Δp99** | errors A / A×${n} / P | CPU ms/req server · PG · ×${n} servers · PG · Portkey | gen. lag p99 |`);
+      L.push('|---:|---|---|---|---|---|---|---|---|---|---:|');
       for (const x of v.rates) {
         const p = x.portkey;
-        const pl = (sum: RoundSummary | null, who: 'direct' | 'ainfera' | 'portkey') =>
+        const pl = (sum: RoundSummary | null, who: 'direct' | 'ainfera' | 'cluster' | 'portkey') =>
           sum ? `${f(sum.p50)} / ${f(sum.p99)}` : x.saturated[who] ? `saturated (${f(x.saturated[who]!.served, 0)}/s at ${x.saturated[who]!.rate}/s)` : '—';
-        const dl = (who: 'ainfera' | 'portkey') => (x.delta[who] ? `**${f(x.delta[who]!.p50)} / ${f(x.delta[who]!.p99)}**` : '—');
-        const lag = Math.max(...[x.direct, x.ainfera, p].map((sum) => sum?.sendLagP99 ?? 0));
+        const dl = (who: 'ainfera' | 'cluster' | 'portkey') => (x.delta[who] ? `**${f(x.delta[who]!.p50)} / ${f(x.delta[who]!.p99)}**` : '—');
+        const lag = Math.max(...[x.direct, x.ainfera, x.cluster, p].map((sum) => sum?.sendLagP99 ?? 0));
         L.push(
-          `| ${x.rate}/s | ${pl(x.direct, 'direct')} | ${pl(x.ainfera, 'ainfera')} | ${dl('ainfera')} | ${pl(p, 'portkey')} | ${dl('portkey')} | ${x.ainfera?.errors ?? '—'} / ${p ? p.errors : '—'} | ${cpuCell(x.ainfera, 'server')} · ${cpuCell(x.ainfera, 'postgres')} · ${cpuCell(p, 'portkey')} | ${f(lag)} |`,
+          `| ${x.rate}/s | ${pl(x.direct, 'direct')} | ${pl(x.ainfera, 'ainfera')} | ${dl('ainfera')} | ${pl(x.cluster, 'cluster')} | ${dl('cluster')} | ${pl(p, 'portkey')} | ${dl('portkey')} | ${x.ainfera?.errors ?? '—'} / ${x.cluster?.errors ?? '—'} / ${p ? p.errors : '—'} | ${cpuCell(x.ainfera, 'server')} · ${cpuCell(x.ainfera, 'postgres')} · ${cpuCell(x.cluster, 'server')} · ${cpuCell(x.cluster, 'postgres')} · ${cpuCell(p, 'portkey')} | ${f(lag)} |`,
         );
       }
       L.push('');
     }
-    const errs = r.overhead.variants.flatMap((v) => v.rates.flatMap((x) => [x.ainfera, x.portkey, x.direct])).filter((s): s is RoundSummary => !!s && s.errors > 0);
+    const errs = r.overhead.variants.flatMap((v) => v.rates.flatMap((x) => [x.ainfera, x.cluster, x.portkey, x.direct])).filter((s): s is RoundSummary => !!s && s.errors > 0);
     if (errs.length) L.push(`Error samples: ${errs.map((s) => JSON.stringify(s.errorSamples)).join('; ').slice(0, 600)}`, '');
   }
 
@@ -260,14 +268,14 @@ export function renderReport(r: RunResult): string {
     const tp = r.throughput;
     L.push('## 2. Dispatch throughput vs the database floor', '');
     L.push(
-      `Highest open-loop arrival rate with p99 ≤ ${tp.p99LimitMs} ms and no errors, by step search (grow ×${r.config.throughput.growth} until a step fails, then bisect to ${r.config.throughput.resolution * 100}%; ${r.config.throughput.stepMs / 1000} s per step). **Floor** = \`bench/floor-pg.ts\`: a bare \`pg\` pool of 10 (the server's pool size) sending the statement \`persistDispatch\` sends — one statement in autocommit: the inference row as a CTE, the chain-head upsert that locks the chain and finishes the envelope hash in SQL, and the audit event (built with the server's own \`appendWithRow\`) — against the same database. Each appends to one tenant's chain, so each serializes on its head row; afterwards both chains verify: ours ${tp.chains.ainfera.valid ? 'valid' : '**INVALID**'} (${tp.chains.ainfera.checked} events), floor ${tp.chains.floor.valid ? 'valid' : '**INVALID**'} (${tp.chains.floor.checked} events).`,
+      `Highest open-loop arrival rate with p99 ≤ ${tp.p99LimitMs} ms and no errors, by step search (grow ×${r.config.throughput.growth} until a step fails, then bisect to ${r.config.throughput.resolution * 100}%; ${r.config.throughput.stepMs / 1000} s per step). **Floor** = \`bench/floor-pg.ts\`: a bare \`pg\` pool of 10 (the server's pool size) sending the statement \`persistDispatch\` sends — one statement in autocommit: the inference row as a CTE, the chain-head upsert that locks the chain and finishes the envelope hash in SQL, and the audit event (built with the server's own \`appendWithRow\`) — against the same database. Each appends to one tenant's chain, so each serializes on its head row; **Ainfera ×${tp.clusterWorkers}** = the same server as \`WEB_CONCURRENCY=${tp.clusterWorkers}\` runs it, on the same database; requests come from ${r.config.clients} clients in turn. Afterwards the chains verify: ours ${tp.chains.ainfera.valid ? 'valid' : '**INVALID**'} (${tp.chains.ainfera.checked} events), ours ×${tp.clusterWorkers} ${tp.chains.cluster.valid ? 'valid' : '**INVALID**'} (${tp.chains.cluster.checked} events), floor ${tp.chains.floor.valid ? 'valid' : '**INVALID**'} (${tp.chains.floor.checked} events).`,
       '',
     );
     L.push('| | max rate (median of rounds) | rounds | steps of the first round (rate: p99, pass/fail) |', '|---|---:|---|---|');
-    for (const [name, x] of [['Ainfera dispatchInference', tp.ainfera], ['bare-pg floor', tp.floor]] as const) {
+    for (const [name, x] of [['Ainfera dispatchInference', tp.ainfera], [`Ainfera ×${tp.clusterWorkers} (WEB_CONCURRENCY)`, tp.cluster], ['bare-pg floor', tp.floor]] as const) {
       L.push(`| ${name} | **${f(x.maxRate, 0)} req/s** | ${x.rounds.map((s) => f(s.maxRate, 0)).join(', ')} | ${x.rounds[0]?.steps.map((s) => `${s.rate}: ${f(s.p99, 1)} ms ${s.pass ? '✓' : `✗${s.errors ? ` (${s.errors} err)` : ''}`}`).join(' · ') ?? ''} |`);
     }
-    L.push('', `Ratio: **${f(tp.ratio, 2)} ×** the floor.`, '');
+    L.push('', `Ratio: **${f(tp.ratio, 2)} ×** the floor; with ${tp.clusterWorkers} server processes **${f(tp.clusterRatio, 2)} ×**.`, '');
   }
 
   if (r.reads) {

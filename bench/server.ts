@@ -11,21 +11,14 @@
  * profiler in-process, so the profile covers exactly a measured window), verifyChain, memory, pg, stop.
  * Its stdout/stderr (pino logs, the ORM's query lines are NOT printed) go to a log file.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { startApp } from '../src/app.js';
-import { loadEnv } from '../src/config/env.js';
 import { createLogger } from '../src/logger.js';
 import { verifyChain } from '../src/modules/audit/audit.service.js';
 import { createTenant } from '../src/modules/tenancy/tenancy.service.js';
-
-function arg(name: string): string {
-  const i = process.argv.indexOf(name);
-  const v = i === -1 ? undefined : process.argv[i + 1];
-  if (!v) throw new Error(`bench/server.ts: missing ${name}`);
-  return v;
-}
+import { benchServerEnv } from './server-env.js';
 
 // The ORM's query logger: off until asked (formatting every statement costs CPU), then counted.
 // MikroORM prints `[query] <sql> [took N ms, …]` with ANSI colours.
@@ -38,21 +31,8 @@ function ormLog(message: string): void {
   if (line.startsWith('[query] ')) statements.push(line.slice(8).replace(/ \[took .*$/, ''));
 }
 
-// Production settings, as deployed; production wants a real audit signing key, so one is made per run.
-const signingKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const env = loadEnv({
-  NODE_ENV: 'production',
-  AUDIT_SIGNING_KEY: signingKey,
-  PORT: '0',
-  HOST: '127.0.0.1',
-  DATA_DIR: arg('--data-dir'),
-  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-  ANTHROPIC_API_KEY: 'bench-anthropic-key',
-  ANTHROPIC_BASE_URL: arg('--anthropic'),
-  OPENAI_API_KEY: 'bench-openai-key',
-  OPENAI_BASE_URL: arg('--openai'),
-  AINFERA_SIMULATOR: '0',
-});
+// Production settings, as deployed (bench/server-env.ts).
+const env = benchServerEnv();
 const logger = createLogger(env);
 const app = await startApp(env, logger, { seedDemo: true, ormOptions: { debug: false, logger: ormLog } });
 const orm = app.deps.orm;

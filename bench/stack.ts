@@ -33,6 +33,17 @@ export interface ServerHandle {
   demo: TenantKeys;
 }
 
+/** The server as WEB_CONCURRENCY=N runs it (bench/cluster-server.ts), on the single-process server's database. */
+export interface ClusterServerHandle {
+  child: ChildProcess;
+  ipc: IpcChannel;
+  workers: number;
+  /** The primary, then the server processes: whose CPU is the server's. */
+  pids: number[];
+  origin: string;
+  mock: Mock;
+}
+
 /** A load job's result plus the CPU each process spent while it ran. */
 export interface MeasuredLoad extends LoadResult {
   cpuMs: Record<string, number>;
@@ -43,6 +54,7 @@ export class Stack {
   readonly logDir: string;
   private readonly mocks = new Map<number, Mock>();
   server: ServerHandle | null = null;
+  cluster: ClusterServerHandle | null = null;
   private loadgenChild: ChildProcess | null = null;
   private loadgen: LineChannel | null = null;
   private floorChild: ChildProcess | null = null;
@@ -91,7 +103,34 @@ export class Stack {
     return this.server;
   }
 
+  /** `workers` server processes on the running server's database and mock (restarted if on another mock). */
+  async startCluster(workers: number): Promise<ClusterServerHandle> {
+    const server = this.server;
+    if (!server) throw new Error('startCluster: start the single-process server first (the cluster uses its database)');
+    if (this.cluster && this.cluster.mock === server.mock && this.cluster.workers === workers) return this.cluster;
+    await this.stopCluster();
+    const { mock } = server;
+    const child = spawnCompiled(
+      'bench/cluster-server.ts',
+      ['--workers', String(workers), '--database-url', server.dbUrl, '--data-dir', server.dataDir, '--anthropic', mock.anthropicBaseUrl, '--openai', mock.openaiBaseUrl],
+      { ipc: true, log: this.log(`cluster-${path.basename(server.dataDir)}`), env: { NODE_ENV: 'production' } },
+    );
+    const ready = await ipcMessage<{ pid: number; port: number; servers: number[] }>(child, 'ready', 120_000, 'cluster server');
+    this.cluster = { child, ipc: new IpcChannel(child, 'cluster server'), workers, pids: [ready.pid, ...ready.servers], origin: `http://127.0.0.1:${ready.port}`, mock };
+    return this.cluster;
+  }
+
+  async stopCluster(): Promise<void> {
+    const c = this.cluster;
+    if (!c) return;
+    this.cluster = null;
+    await c.ipc.call('stop').catch(() => {});
+    if (!(await waitExit(c.child, 40_000))) await stopChild(c.child);
+  }
+
   async stopServer(): Promise<void> {
+    // The cluster runs on this server's database: it goes first.
+    await this.stopCluster();
     const s = this.server;
     if (!s) return;
     this.server = null;
@@ -99,7 +138,7 @@ export class Stack {
     if (!(await waitExit(s.child, 30_000))) await stopChild(s.child);
   }
 
-  /** The server's PostgreSQL processes (postmaster and backends). */
+  /** The server's PostgreSQL processes (postmaster and backends; the cluster's backends too, on the same database). */
   pgPids(): number[] {
     return this.server ? descendants(this.server.pid) : [];
   }
@@ -220,7 +259,7 @@ export function dispatchBody(input: Record<string, unknown> = {}): string {
   return JSON.stringify({ query: DISPATCH, variables: { input: { model: 'ainfera-auto', taskType: 'CHAT', messages: [{ role: 'USER', content: PROMPT }], ...input } } });
 }
 
-export function dispatchTarget(server: ServerHandle, key: string, bodies = [dispatchBody()]): HttpTarget {
+export function dispatchTarget(server: { origin: string }, key: string, bodies = [dispatchBody()]): HttpTarget {
   return { origin: server.origin, path: '/graphql', headers: { authorization: `Bearer ${key}` }, bodies, expect: { status: 200, contains: '"SUCCEEDED"', notContains: '"errors"' } };
 }
 

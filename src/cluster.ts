@@ -7,8 +7,8 @@
  * must be one — the audit chains, idempotency keys — is decided in PostgreSQL.
  *
  * A server that dies is replaced. One that dies before it ever listened stops everything (a
- * configuration or database problem that a restart would only repeat). SIGTERM or SIGINT drains
- * every server, then stops the embedded database.
+ * configuration or database problem that a restart would only repeat). stop() drains every
+ * server, then stops the embedded database; src/index.ts calls it on SIGTERM or SIGINT.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
@@ -20,60 +20,64 @@ import type { TenantKeys } from './modules/tenancy/tenancy.service.js';
 const RESTART_DELAY_MS = 1_000;
 const DRAIN_TIMEOUT_MS = 30_000;
 
-export async function runCluster(env: Env, logger: Logger, onListening: (port: number, demo: TenantKeys | null) => void): Promise<void> {
+export interface ClusterHandle {
+  /** The port every server listens on. */
+  port: number;
+  demo: TenantKeys | null;
+  /** The server processes running now. */
+  pids(): number[];
+  /** Drain every server (SIGTERM, then SIGKILL after 30 s), then stop the database. */
+  stop(): Promise<void>;
+}
+
+/** Prepare the database, start env.webConcurrency servers; resolves once all of them listen. */
+export async function runCluster(env: Env, logger: Logger): Promise<ClusterHandle> {
   const { database, demo } = await prepareDatabase(env, logger);
-  // The drain below stops the embedded database itself, after the servers (src/db/embedded.ts).
+  // stop() stops the embedded database itself, after the servers (src/db/embedded.ts).
   takeOverShutdownSignals();
   // Every server connects to the prepared database, embedded or not, and prepares nothing itself.
   const workerEnv = { DATABASE_URL: database.url };
   const listening = new Set<Worker>();
-  let stopping = false;
-  let announced = false;
+  let stopping: Promise<void> | null = null;
+  const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !w.isDead());
+
+  const stop = () =>
+    (stopping ??= (async () => {
+      const workers = alive();
+      const exited = Promise.all(workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve())))));
+      for (const w of workers) w.process.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        logger.error('servers did not drain in time; stopping them');
+        for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL');
+      }, DRAIN_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+      await database.stop().catch((err) => logger.error({ err }, 'stopping the database failed'));
+    })());
 
   const fork = () => cluster.fork(workerEnv);
-
-  async function stopAll(code: number): Promise<never> {
-    stopping = true;
-    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !w.isDead());
-    const exited = Promise.all(alive.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve())))));
-    for (const w of alive) w.process.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      logger.error('servers did not drain in time; stopping them');
-      for (const w of alive) if (!w.isDead()) w.process.kill('SIGKILL');
-    }, DRAIN_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
-    await database.stop().catch((err) => logger.error({ err }, 'stopping the database failed'));
-    process.exit(code);
-  }
-
-  cluster.on('listening', (worker, address) => {
-    listening.add(worker);
-    if (!announced && listening.size === env.webConcurrency) {
-      announced = true;
-      onListening(address.port, demo);
-    }
-  });
-  cluster.on('exit', (worker, code, signal) => {
-    const served = listening.delete(worker);
-    if (stopping) return;
-    if (!served) {
-      logger.error({ pid: worker.process.pid, code, signal }, 'a server process exited before it listened; stopping');
-      void stopAll(1);
-      return;
-    }
-    logger.error({ pid: worker.process.pid, code, signal }, 'a server process exited; starting another');
-    setTimeout(() => {
-      if (!stopping) fork();
-    }, RESTART_DELAY_MS);
-  });
-
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      logger.info({ signal }, 'shutting down: draining every server process');
-      void stopAll(0);
+  const ready = new Promise<number>((resolve, reject) => {
+    cluster.on('listening', (worker, address) => {
+      listening.add(worker);
+      if (listening.size === env.webConcurrency) resolve(address.port);
     });
-  }
+    cluster.on('exit', (worker, code, signal) => {
+      const served = listening.delete(worker);
+      if (stopping) return;
+      if (!served) {
+        const err = new Error(`a server process exited before it listened (code ${code}, signal ${signal})`);
+        logger.error({ pid: worker.process.pid, code, signal }, 'a server process exited before it listened; stopping');
+        reject(err);
+        void stop().then(() => process.exit(1));
+        return;
+      }
+      logger.error({ pid: worker.process.pid, code, signal }, 'a server process exited; starting another');
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, RESTART_DELAY_MS);
+    });
+  });
   for (let i = 0; i < env.webConcurrency; i++) fork();
+  const port = await ready;
+  return { port, demo, pids: () => alive().map((w) => w.process.pid!), stop };
 }

@@ -48,7 +48,14 @@ function printBanner(port: number, demo: TenantKeys | null): void {
 }
 
 if (cluster.isPrimary && env.webConcurrency > 1) {
-  await runCluster(env, logger, printBanner);
+  const servers = await runCluster(env, logger);
+  printBanner(servers.port, servers.demo);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      logger.info({ signal }, 'shutting down: draining every server process');
+      void servers.stop().then(() => process.exit(0));
+    });
+  }
 } else {
   // A server process of several (cluster.isWorker) serves a database its primary prepared.
   const app = await startApp(env, logger, { prepared: cluster.isWorker });

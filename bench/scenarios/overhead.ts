@@ -2,7 +2,9 @@
  * Scenarios 1 and 3 — dispatch overhead, ours and the peer's. At each arrival rate the same
  * chat request goes (a) straight to the mock's POST /v1/messages, (b) through dispatchInference
  * (caller task type, auto mode → claude-haiku-4-5 on the mock, persisted and chained), and
- * (c) through Portkey's gateway to the same mock. Rounds alternate the three; Δ = gateway − direct.
+ * (c) through Portkey's gateway to the same mock, and (d) through dispatchInference on the same
+ * database served by cfg.cluster.workers processes (WEB_CONCURRENCY). Rounds alternate them;
+ * Δ = gateway − direct. Requests come from cfg.clients clients, each on its own connections.
  */
 import type { BenchConfig } from '../config.js';
 import type { HttpTarget } from '../loadgen.js';
@@ -11,7 +13,7 @@ import { directTarget, dispatchBody, dispatchTarget, type MeasuredLoad, PROMPT, 
 import { pairedDelta, round, type RoundSummary, summarize } from '../stats.js';
 import type { TenantKeys } from '../../src/modules/tenancy/tenancy.service.js';
 
-type TargetName = 'direct' | 'ainfera' | 'portkey';
+type TargetName = 'direct' | 'ainfera' | 'cluster' | 'portkey';
 
 export interface Saturation {
   /** The lower rate it could not keep up with, and what it served there (req/s). */
@@ -24,8 +26,10 @@ export interface OverheadAtRate {
   /** null: not run at this rate (see `saturated`), or (Portkey) not run at all. */
   direct: RoundSummary | null;
   ainfera: RoundSummary | null;
+  /** Ainfera with WEB_CONCURRENCY = `OverheadResult.clusterWorkers`. */
+  cluster: RoundSummary | null;
   portkey: RoundSummary | null;
-  delta: { ainfera: { p50: number; p99: number } | null; portkey: { p50: number; p99: number } | null };
+  delta: Record<'ainfera' | 'cluster' | 'portkey', { p50: number; p99: number } | null>;
   /** Targets skipped at this rate in some round because they were saturated at a lower one. */
   saturated: Partial<Record<TargetName, Saturation>>;
 }
@@ -35,10 +39,11 @@ export interface OverheadResult {
   /** SQL statements of one dispatch, from the ORM's query logger (the same for every variant). */
   statementsPerDispatch: { count: number; statements: string[] } | null;
   portkey: { version: string; ran: boolean; error: string | null };
+  clusterWorkers: number;
 }
 
 export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: string) => void): Promise<OverheadResult> {
-  const result: OverheadResult = { variants: [], statementsPerDispatch: null, portkey: { version: PORTKEY_VERSION, ran: false, error: null } };
+  const result: OverheadResult = { variants: [], statementsPerDispatch: null, portkey: { version: PORTKEY_VERSION, ran: false, error: null }, clusterWorkers: cfg.cluster.workers };
   let portkey: { origin: string; pid: number } | null = null;
   try {
     portkey = await stack.portkey();
@@ -51,9 +56,12 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
     const mock = await stack.mock(variant.mockLatencyMs);
     const server = await stack.startServer(mock);
     const keys = await server.ipc.call<TenantKeys>('newTenant', { label: 'overhead' });
+    const cluster = await stack.startCluster(cfg.cluster.workers);
+    const clusterKeys = await server.ipc.call<TenantKeys>('newTenant', { label: 'overhead-cluster' });
     const targets: Record<TargetName, { target: HttpTarget; procs: () => Record<string, number[]> } | null> = {
       direct: { target: directTarget(mock), procs: () => ({ mock: [mock.child.pid!] }) },
       ainfera: { target: dispatchTarget(server, keys.agentKey), procs: () => ({ server: [server.pid], postgres: stack.pgPids(), mock: [mock.child.pid!] }) },
+      cluster: { target: dispatchTarget(cluster, clusterKeys.agentKey), procs: () => ({ server: cluster.pids, postgres: stack.pgPids(), mock: [mock.child.pid!] }) },
       portkey: portkey ? { target: portkeyTarget(portkey.origin, mock.anthropicBaseUrl, PROMPT), procs: () => ({ portkey: [portkey!.pid], mock: [mock.child.pid!] }) } : null,
     };
     const names = (Object.keys(targets) as TargetName[]).filter((n) => targets[n]);
@@ -62,7 +70,7 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
     for (const name of names) {
       const t = targets[name]!;
       // Closed loop: warms up without building a backlog on a server slower than the rates below.
-      const warm = await stack.load({ mode: 'closed', target: t.target, concurrency: 8, durationMs: cfg.warmupMs, timeoutMs: 10_000 }, t.procs());
+      const warm = await stack.load({ mode: 'closed', target: t.target, concurrency: 8, durationMs: cfg.warmupMs, timeoutMs: 10_000, clients: cfg.clients }, t.procs());
       log(`overhead ${variant.mockLatencyMs}ms warm-up ${name}: ok ${warm.ok}/${warm.sent}, ${warm.throughput.toFixed(0)} req/s, p50 ${warm.latency.p50.toFixed(2)} ms`);
       if (warm.ok === 0) {
         const why = Object.keys(warm.errorSamples)[0] ?? 'no successful request';
@@ -81,7 +89,7 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
     const runs: Record<number, Record<TargetName, (MeasuredLoad | null)[]>> = {};
     const skipped: Record<number, Partial<Record<TargetName, Saturation>>> = {};
     for (const rate of variant.rates) {
-      runs[rate] = { direct: [], ainfera: [], portkey: [] };
+      runs[rate] = { direct: [], ainfera: [], cluster: [], portkey: [] };
       skipped[rate] = {};
     }
     for (let r = 0; r < cfg.rounds; r++) {
@@ -98,7 +106,7 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
             continue;
           }
           const t = targets[name]!;
-          const res = await stack.load({ mode: 'open', target: t.target, rate, durationMs: cfg.roundMs, timeoutMs: 10_000 }, t.procs());
+          const res = await stack.load({ mode: 'open', target: t.target, rate, durationMs: cfg.roundMs, timeoutMs: 10_000, clients: cfg.clients }, t.procs());
           runs[rate][name][r] = res;
           if (res.throughput < 0.9 * rate || res.errors > 0) saturated[name] = { rate, served: round(res.throughput, 1) };
           log(`overhead ${variant.mockLatencyMs}ms round ${r + 1} ${rate}/s ${name}: p50 ${res.latency.p50.toFixed(2)} p99 ${res.latency.p99.toFixed(2)} ms, ${res.throughput.toFixed(0)} req/s served, errors ${res.errors}`);
@@ -113,7 +121,15 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
       const ran = (name: TargetName) => r[name].filter((x): x is MeasuredLoad => !!x);
       const sum = (name: TargetName) => (ran(name).length ? summarize(ran(name)) : null);
       const delta = (name: TargetName) => (ran(name).length && ran('direct').length ? { p50: pairedDelta(r[name], r.direct, 'p50'), p99: pairedDelta(r[name], r.direct, 'p99') } : null);
-      return { rate, direct: sum('direct'), ainfera: sum('ainfera'), portkey: sum('portkey'), delta: { ainfera: delta('ainfera'), portkey: delta('portkey') }, saturated: skipped[rate] };
+      return {
+        rate,
+        direct: sum('direct'),
+        ainfera: sum('ainfera'),
+        cluster: sum('cluster'),
+        portkey: sum('portkey'),
+        delta: { ainfera: delta('ainfera'), cluster: delta('cluster'), portkey: delta('portkey') },
+        saturated: skipped[rate],
+      };
     });
     result.variants.push({ mockLatencyMs: variant.mockLatencyMs, rates });
   }

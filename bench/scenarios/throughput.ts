@@ -1,9 +1,10 @@
 /**
  * Scenario 2 — dispatch throughput: the highest open-loop arrival rate with p99 ≤ the limit and
  * no errors, found by a step search (grow until a step fails, then bisect), for the server's
- * dispatchInference (0 ms mock) and for the bare-pg floor (floor-pg.ts) writing the same
- * statement on the same database. Each writes to one tenant's chain, so each serializes on its
- * chain head; both chains are verified afterwards, to show the floor did the same work.
+ * dispatchInference (0 ms mock) — one server process, and cfg.cluster.workers as WEB_CONCURRENCY
+ * runs them — and for the bare-pg floor (floor-pg.ts) writing the same statement on the same
+ * database. Each writes to one tenant's chain, so each serializes on its chain head; the chains
+ * are verified afterwards, to show the floor did the same work.
  */
 import pg from 'pg';
 import type { TenantKeys } from '../../src/modules/tenancy/tenancy.service.js';
@@ -32,10 +33,14 @@ export interface Search {
 export interface ThroughputResult {
   p99LimitMs: number;
   /** verifyChain over each tenant's chain after the search. */
-  chains: { ainfera: { valid: boolean; checked: number }; floor: { valid: boolean; checked: number } };
+  chains: Record<'ainfera' | 'cluster' | 'floor', { valid: boolean; checked: number }>;
   ainfera: { maxRate: number; rounds: Search[] };
+  /** WEB_CONCURRENCY = clusterWorkers. */
+  cluster: { maxRate: number; rounds: Search[] };
+  clusterWorkers: number;
   floor: { maxRate: number; rounds: Search[] };
   ratio: number;
+  clusterRatio: number;
 }
 
 async function stepSearch(cfg: BenchConfig['throughput'], runAt: (rate: number) => Promise<MeasuredLoad>, settle: () => Promise<void>, log: (s: string) => void, label: string): Promise<Search> {
@@ -65,12 +70,16 @@ export async function runThroughput(stack: Stack, cfg: BenchConfig, log: (s: str
   const server = await stack.startServer(mock);
   const keys = await server.ipc.call<TenantKeys>('newTenant', { label: 'throughput' });
   const floorKeys = await server.ipc.call<TenantKeys>('newTenant', { label: 'floor' });
+  const cluster = await stack.startCluster(cfg.cluster.workers);
+  const clusterKeys = await server.ipc.call<TenantKeys>('newTenant', { label: 'throughput-cluster' });
   const db = new pg.Client({ connectionString: server.dbUrl });
   await db.connect();
   const { rows } = await db.query<{ id: string }>(`/* benchModelId */ select id from model where slug = 'claude-haiku-4-5'`);
   await db.end();
   const target = dispatchTarget(server, keys.agentKey);
   const procs = () => ({ server: [server.pid], postgres: stack.pgPids() });
+  const clusterTarget = dispatchTarget(cluster, clusterKeys.agentKey);
+  const clusterProcs = () => ({ server: cluster.pids, postgres: stack.pgPids() });
   const floorJob = (rate: number, durationMs: number) => ({
     dbUrl: server.dbUrl,
     tenantId: floorKeys.tenantId,
@@ -82,37 +91,44 @@ export async function runThroughput(stack: Stack, cfg: BenchConfig, log: (s: str
     poolSize: 10,
     timeoutMs: t.timeoutMs,
   });
-  const runServer = (rate: number) => stack.load({ mode: 'open', target, rate, durationMs: t.stepMs, timeoutMs: t.timeoutMs, drainMs: t.timeoutMs + 1000 }, procs());
+  const open = (rate: number) => ({ mode: 'open' as const, rate, durationMs: t.stepMs, timeoutMs: t.timeoutMs, drainMs: t.timeoutMs + 1000, clients: cfg.clients });
+  const runServer = (rate: number) => stack.load({ ...open(rate), target }, procs());
+  const runCluster = (rate: number) => stack.load({ ...open(rate), target: clusterTarget }, clusterProcs());
   const runFloor = (rate: number) => stack.floorLoad(floorJob(rate, t.stepMs));
   const settle = async () => {
     await stack.settle(60_000);
     await sleep(300);
   };
 
-  await stack.load({ mode: 'closed', target, concurrency: 8, durationMs: cfg.warmupMs, timeoutMs: 10_000 }, procs());
+  await stack.load({ mode: 'closed', target, concurrency: 8, durationMs: cfg.warmupMs, timeoutMs: 10_000, clients: cfg.clients }, procs());
+  await stack.load({ mode: 'closed', target: clusterTarget, concurrency: 8, durationMs: cfg.warmupMs, timeoutMs: 10_000, clients: cfg.clients }, clusterProcs());
   await stack.floorLoad(floorJob(t.startRate, cfg.warmupMs));
   await settle();
 
-  const ours: Search[] = [];
-  const floor: Search[] = [];
+  const searches: Record<'ainfera' | 'cluster' | 'floor', Search[]> = { ainfera: [], cluster: [], floor: [] };
+  const runs = { ainfera: runServer, cluster: runCluster, floor: runFloor };
+  const names = ['ainfera', 'cluster', 'floor'] as const;
   for (let r = 0; r < cfg.rounds; r++) {
-    const order: Array<'ainfera' | 'floor'> = r % 2 === 0 ? ['ainfera', 'floor'] : ['floor', 'ainfera'];
-    for (const which of order) {
-      if (which === 'ainfera') ours.push(await stepSearch(t, runServer, settle, log, `ainfera round ${r + 1}`));
-      else floor.push(await stepSearch(t, runFloor, settle, log, `pg floor round ${r + 1}`));
-    }
+    // Each round in another order, so none is always measured first.
+    for (const which of [...names.slice(r % 3), ...names.slice(0, r % 3)]) searches[which].push(await stepSearch(t, runs[which], settle, log, `${which === 'floor' ? 'pg floor' : which} round ${r + 1}`));
   }
   await stack.settle(60_000);
   const verify = (chain: string) => server.ipc.call<{ valid: boolean; checked: number; reason: string | null }>('verifyChain', { chain });
-  const chains = { ainfera: await verify(keys.tenantId), floor: await verify(floorKeys.tenantId) };
-  log(`throughput: chains after the search: ours ${chains.ainfera.valid ? 'valid' : 'INVALID'} (${chains.ainfera.checked}), floor ${chains.floor.valid ? 'valid' : 'INVALID'} (${chains.floor.checked})`);
-  const oursMax = median(ours.map((s) => s.maxRate));
-  const floorMax = median(floor.map((s) => s.maxRate));
+  const chains = { ainfera: await verify(keys.tenantId), cluster: await verify(clusterKeys.tenantId), floor: await verify(floorKeys.tenantId) };
+  const said = (c: { valid: boolean; checked: number }) => `${c.valid ? 'valid' : 'INVALID'} (${c.checked})`;
+  log(`throughput: chains after the search: ours ${said(chains.ainfera)}, ours ×${cfg.cluster.workers} ${said(chains.cluster)}, floor ${said(chains.floor)}`);
+  const max = (which: keyof typeof searches) => median(searches[which].map((s) => s.maxRate));
+  const floorMax = max('floor');
+  const ratio = (which: 'ainfera' | 'cluster') => (floorMax > 0 ? round(max(which) / floorMax, 3) : NaN);
+  const checked = (c: { valid: boolean; checked: number }) => ({ valid: c.valid, checked: c.checked });
   return {
     p99LimitMs: t.p99LimitMs,
-    chains: { ainfera: { valid: chains.ainfera.valid, checked: chains.ainfera.checked }, floor: { valid: chains.floor.valid, checked: chains.floor.checked } },
-    ainfera: { maxRate: oursMax, rounds: ours },
-    floor: { maxRate: floorMax, rounds: floor },
-    ratio: floorMax > 0 ? round(oursMax / floorMax, 3) : NaN,
+    chains: { ainfera: checked(chains.ainfera), cluster: checked(chains.cluster), floor: checked(chains.floor) },
+    ainfera: { maxRate: max('ainfera'), rounds: searches.ainfera },
+    cluster: { maxRate: max('cluster'), rounds: searches.cluster },
+    clusterWorkers: cfg.cluster.workers,
+    floor: { maxRate: floorMax, rounds: searches.floor },
+    ratio: ratio('ainfera'),
+    clusterRatio: ratio('cluster'),
   };
 }
