@@ -5,6 +5,7 @@
  *   npm run bench -- --quick          about a minute or two → bench/results/quick.md + quick.json
  *   npm run bench -- --only reads,chain   (overhead|peer, throughput, reads, graphql, coverage, chain, memory)
  *   npm run bench -- --keep-logs      keep the processes' logs (their directory is printed)
+ *   npm run bench -- --render         rewrite RESULTS.md from bench/results/full.json and NOTES.md (no run)
  *
  * Progress goes to stderr; the report is printed at the end.
  */
@@ -27,28 +28,39 @@ import { Stack } from './stack.js';
 const SCENARIOS = ['overhead', 'throughput', 'reads', 'graphql', 'coverage', 'chain', 'memory'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-function parseArgs(argv: string[]): { quick: boolean; only: Scenario[] | null; keepLogs: boolean } {
+function parseArgs(argv: string[]): { quick: boolean; only: Scenario[] | null; keepLogs: boolean; render: boolean } {
   let only: Scenario[] | null = null;
   let quick = false;
   let keepLogs = false;
+  let render = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
     else if (a === '--keep-logs') keepLogs = true;
+    else if (a === '--render') render = true;
     else if (a === '--only' || a.startsWith('--only=')) {
       const v = a.includes('=') ? a.slice(7) : argv[++i];
       only = (v ?? '').split(',').map((s) => (s.trim() === 'peer' ? 'overhead' : s.trim())) as Scenario[];
       const bad = only.filter((s) => !SCENARIOS.includes(s));
       if (bad.length || !only.length) throw new Error(`--only: unknown scenario ${bad.join(', ') || '(none)'}; choose from ${SCENARIOS.join(', ')}, peer`);
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--only overhead,peer,throughput,reads,graphql,coverage,chain,memory] [--keep-logs]');
+      console.log('usage: npm run bench -- [--quick] [--only overhead,peer,throughput,reads,graphql,coverage,chain,memory] [--keep-logs] | --render');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
-  return { quick, only, keepLogs };
+  return { quick, only, keepLogs, render };
 }
 
 const args = parseArgs(process.argv.slice(2));
+const notesFile = path.join(ROOT, 'bench/NOTES.md');
+const withNotes = (markdown: string) => `${markdown}\n${fs.readFileSync(notesFile, 'utf8')}`;
+if (args.render) {
+  // The same report from the last full run's data, with the current closing note (written after the run).
+  const last = JSON.parse(fs.readFileSync(path.join(ROOT, 'bench/results/full.json'), 'utf8')) as RunResult;
+  fs.writeFileSync(path.join(ROOT, 'bench/RESULTS.md'), withNotes(renderReport(last)));
+  process.stderr.write('rewrote bench/RESULTS.md from bench/results/full.json and bench/NOTES.md\n');
+  process.exit(0);
+}
 const cfg = benchConfig(args.quick);
 const started = Date.now();
 const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
@@ -135,8 +147,7 @@ result.finishedAt = new Date().toISOString();
 result.durationS = (Date.now() - started) / 1000;
 result.targets = evaluateTargets(result);
 const markdown = renderReport(result);
-const notes = path.join(ROOT, 'bench/NOTES.md');
-const full = fs.existsSync(notes) && !args.quick && !args.only ? `${markdown}\n${fs.readFileSync(notes, 'utf8')}` : markdown;
+const full = fs.existsSync(notesFile) && !args.quick && !args.only ? withNotes(markdown) : markdown;
 
 const base = args.quick ? 'quick' : 'full';
 const suffix = args.only ? `-${args.only.join('-')}` : '';
