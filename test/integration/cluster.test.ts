@@ -3,23 +3,13 @@
  * port. Concurrent dispatches through both keep one gapless chain; a server killed -9 is
  * replaced; SIGTERM drains both, stops PostgreSQL, and exits 0.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canConnect, freePort } from '../../src/db/embedded.js';
-import { cleanEnv, ROOT } from '../support/process.js';
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { cleanEnv, startServerProcess, until } from '../support/process.js';
 
 /** The node processes the primary forked (its embedded PostgreSQL is a child too, but not node). */
 function serverPids(primary: number): number[] {
@@ -49,22 +39,11 @@ describe('WEB_CONCURRENCY=2', { timeout: 240_000 }, () => {
     await fs.chmod(dataDir, 0o755);
     const port = await freePort();
     const env = cleanEnv({ NODE_ENV: 'development', DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', AINFERA_SIMULATOR: '1', WEB_CONCURRENCY: '2' });
-    primary = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    primary.stdout!.on('data', (c) => (stdout += c));
-    primary.stderr!.on('data', (c) => (stderr += c));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => primary!.once('exit', (code, signal) => resolve({ code, signal })));
-    await until(
-      'the banner',
-      async () => {
-        if (primary!.exitCode !== null) throw new Error(`The primary exited early:\n${stdout}\n${stderr}`);
-        return /\n\n/.test(stdout.slice(Math.max(0, stdout.indexOf('Ainfera is running'))));
-      },
-      180_000,
-    );
-    expect(stdout.match(/Ainfera is running/g)).toHaveLength(1);
-    expect(stdout).toMatch(/processes: +2 servers on one port \(WEB_CONCURRENCY\)/);
+    const started = await startServerProcess(['--import', 'tsx', 'src/index.ts'], env);
+    primary = started.child;
+    const { output, exited } = started;
+    expect(output.stdout.match(/Ainfera is running/g)).toHaveLength(1);
+    expect(output.stdout).toMatch(/processes: +2 servers on one port \(WEB_CONCURRENCY\)/);
     const servers = serverPids(primary.pid!);
     expect(servers).toHaveLength(2);
 
@@ -95,7 +74,7 @@ describe('WEB_CONCURRENCY=2', { timeout: 240_000 }, () => {
     const pgPort = JSON.parse(await fs.readFile(path.join(dataDir, 'postgres.json'), 'utf8')).port as number;
     primary.kill('SIGTERM');
     expect(await exited).toEqual({ code: 0, signal: null });
-    expect(stdout).toMatch(/"msg":"shutting down: draining every server process"/);
+    expect(output.stdout).toMatch(/"msg":"shutting down: draining every server process"/);
     for (const pid of replaced) expect(() => process.kill(pid, 0)).toThrow();
     expect(await canConnect(pgPort)).toBe(false);
   });

@@ -1,27 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canConnect, freePort } from '../../src/db/embedded.js';
 import { type MockProvider, startMockProvider } from '../support/mock-provider.js';
-import { cleanEnv, ROOT, run } from '../support/process.js';
+import { cleanEnv, run, startServerProcess, until } from '../support/process.js';
 
 const DISPATCH = /* GraphQL */ `
   mutation Dispatch($input: DispatchInferenceInput!) {
     dispatchInference(input: $input) { inference { id status outputText model { slug } } }
   }
 `;
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const runCli = (args: string[], env: NodeJS.ProcessEnv) => run(process.execPath, ['--import', 'tsx', 'src/cli/admin.ts', ...args], env);
 
@@ -69,33 +59,21 @@ describe('npm start lifecycle', { timeout: 240_000 }, () => {
     // What `npm start` runs: the build, then the compiled server (node directly, so signals reach it, not npm).
     const build = await run('npm', ['run', '--silent', 'build'], env);
     expect(build.code, build.stdout + build.stderr).toBe(0);
-    server = spawn(process.execPath, ['--enable-source-maps', 'dist/src/index.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    server.stdout!.on('data', (c) => (stdout += c));
-    server.stderr!.on('data', (c) => (stderr += c));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => server!.once('exit', (code, signal) => resolve({ code, signal })));
-    await until(
-      'the banner',
-      async () => {
-        if (server!.exitCode !== null) throw new Error(`The server exited early:\n${stdout}\n${stderr}`);
-        return stdout.includes('Ainfera is running');
-      },
-      180_000,
-    );
-    await until('the end of the banner', async () => /\n\n/.test(stdout.slice(stdout.indexOf('Ainfera is running'))), 5_000);
+    const started = await startServerProcess(['--enable-source-maps', 'dist/src/index.js'], env);
+    server = started.child;
+    const { output, exited } = started;
 
     // The banner: URL, database, providers, classifier, simulator, demo keys.
     const demo = JSON.parse(await fs.readFile(path.join(dataDir, 'demo-keys.json'), 'utf8'));
-    expect(stdout.match(/Ainfera is running/g)).toHaveLength(1);
-    expect(stdout).toContain(`http://localhost:${port}/graphql`);
-    expect(stdout).toContain(`embedded PostgreSQL in ${dataDir}`);
-    expect(stdout).toMatch(/providers: +anthropic\n/);
-    expect(stdout).toMatch(/simulator: +off\n/);
-    expect(stdout).toMatch(/classifier: +claude-haiku-4-5 \(timeout 1500 ms\)/);
-    expect(stdout).toContain(`metrics:    http://localhost:${port}/metrics`);
-    expect(stdout).toContain(demo.userKey);
-    expect(stdout).toContain(demo.agentKey);
+    expect(output.stdout.match(/Ainfera is running/g)).toHaveLength(1);
+    expect(output.stdout).toContain(`http://localhost:${port}/graphql`);
+    expect(output.stdout).toContain(`embedded PostgreSQL in ${dataDir}`);
+    expect(output.stdout).toMatch(/providers: +anthropic\n/);
+    expect(output.stdout).toMatch(/simulator: +off\n/);
+    expect(output.stdout).toMatch(/classifier: +claude-haiku-4-5 \(timeout 1500 ms\)/);
+    expect(output.stdout).toContain(`metrics:    http://localhost:${port}/metrics`);
+    expect(output.stdout).toContain(demo.userKey);
+    expect(output.stdout).toContain(demo.agentKey);
     const pgPort = JSON.parse(await fs.readFile(path.join(dataDir, 'postgres.json'), 'utf8')).port as number;
     expect(await canConnect(pgPort)).toBe(true);
 
@@ -130,7 +108,7 @@ describe('npm start lifecycle', { timeout: 240_000 }, () => {
     expect(res.body.data.dispatchInference.inference).toMatchObject({ status: 'SUCCEEDED', outputText: 'worth the wait', model: { slug: 'claude-haiku-4-5' } });
 
     expect(await exited).toEqual({ code: 0, signal: null });
-    expect(stdout).toMatch(/"msg":"shutting down: draining in-flight requests"/);
+    expect(output.stdout).toMatch(/"msg":"shutting down: draining in-flight requests"/);
     // The embedded PostgreSQL went down with it.
     expect(await canConnect(pgPort)).toBe(false);
     await expect(fs.stat(path.join(dataDir, 'pg', 'postmaster.pid'))).rejects.toThrow();
