@@ -16,7 +16,7 @@ export const auditResolvers: Resolvers = {
     chain: (c) => c.chain,
     length: async (c) => (await c.head())?.seq ?? 0,
     headHash: async (c) => (await c.head())?.hash ?? null,
-    verify: (c, _, { em }) => verifyChain(em, c.chain),
+    verify: (c, _, { em, deps }) => verifyChain(em, c.chain, deps.logger),
     events: (c, { first, afterSeq }, { em }) => {
       const limit = first ?? 100;
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badInput('first', 'must be between 1 and 1000.');
@@ -24,6 +24,6 @@ export const auditResolvers: Resolvers = {
       return listEvents(em, c.chain, afterSeq ?? 0, limit);
     },
     checkpoint: (c, _, { em, deps }) => signCheckpoint(em, deps.signer, c.chain),
-    verifyCheckpoint: (c, { checkpoint }, { em, deps }) => verifyCheckpoint(em, deps.signer, c.chain, checkpoint),
+    verifyCheckpoint: (c, { checkpoint }, { em, deps }) => verifyCheckpoint(em, deps.signer, c.chain, checkpoint, deps.logger),
   },
 };
