@@ -193,10 +193,16 @@ function userSys(file: string): { user: number; sys: number } {
   return { user: Number(rest[11]) * tick, sys: Number(rest[12]) * tick };
 }
 
-/** utime + stime of one process (all its threads), in ms. */
+/**
+ * utime + stime of one process (all its threads), plus cutime + cstime — its children that have
+ * exited and been waited for — in ms. So a PostgreSQL backend that ends during a measurement
+ * (a pool closing an idle connection) still counts, through the postmaster, instead of taking
+ * its whole past CPU out of the sum.
+ */
 export function cpuMs(pid: number): number {
-  const { user, sys } = userSys(`/proc/${pid}/stat`);
-  return user + sys;
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) * (1000 / ticksPerSecond());
 }
 
 /**
