@@ -56,7 +56,8 @@ export async function runCluster(env: Env, logger: Logger): Promise<ClusterHandl
     })());
 
   const fork = () => cluster.fork(workerEnv);
-  const ready = new Promise<number>((resolve, reject) => {
+  // Resolves when every server listens; a server that dies before it listened ends the process instead.
+  const ready = new Promise<number>((resolve) => {
     cluster.on('listening', (worker, address) => {
       listening.add(worker);
       if (listening.size === env.webConcurrency) resolve(address.port);
@@ -65,9 +66,7 @@ export async function runCluster(env: Env, logger: Logger): Promise<ClusterHandl
       const served = listening.delete(worker);
       if (stopping) return;
       if (!served) {
-        const err = new Error(`a server process exited before it listened (code ${code}, signal ${signal})`);
         logger.error({ pid: worker.process.pid, code, signal }, 'a server process exited before it listened; stopping');
-        reject(err);
         void stop().then(() => process.exit(1));
         return;
       }

@@ -34,8 +34,4 @@ export class ProviderRegistry {
   isConfigured(slug: string): boolean {
     return this.adapters.has(slug);
   }
-
-  configuredSlugs(): string[] {
-    return [...this.adapters.keys()].sort();
-  }
 }

@@ -5,11 +5,12 @@
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canConnect, freePort } from '../../src/db/embedded.js';
-import { cleanEnv, startServerProcess, until } from '../support/process.js';
+import { cleanEnv, run, startServerProcess, until } from '../support/process.js';
 
 /** The node processes the primary forked (its embedded PostgreSQL is a child too, but not node). */
 function serverPids(primary: number): number[] {
@@ -77,5 +78,27 @@ describe('WEB_CONCURRENCY=2', { timeout: 240_000 }, () => {
     expect(output.stdout).toMatch(/"msg":"shutting down: draining every server process"/);
     for (const pid of replaced) expect(() => process.kill(pid, 0)).toThrow();
     expect(await canConnect(pgPort)).toBe(false);
+  });
+
+  it('stops everything, with exit code 1, when its servers cannot listen', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ainfera-cluster-busy-'));
+    await fs.chmod(dir, 0o755);
+    // The port is taken by someone else: every server's listen fails.
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const env = cleanEnv({ NODE_ENV: 'development', DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', AINFERA_SIMULATOR: '1', WEB_CONCURRENCY: '2' });
+      const res = await run(process.execPath, ['--import', 'tsx', 'src/index.ts'], env);
+      expect(res.code, res.stdout + res.stderr).toBe(1);
+      expect(res.stdout).toMatch(/"msg":"a server process exited before it listened; stopping"/);
+      expect(res.stdout).not.toContain('Ainfera is running');
+      // Its embedded PostgreSQL went down with it.
+      const pgPort = JSON.parse(await fs.readFile(path.join(dir, 'postgres.json'), 'utf8')).port as number;
+      expect(await canConnect(pgPort)).toBe(false);
+    } finally {
+      taken.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
