@@ -20,7 +20,8 @@ export async function transaction<T>(em: EntityManager, fn: (tx: EntityManager) 
     // persist() would only reach the database through a flush, which this never runs.
     if (tx.getUnitOfWork().getPersistStack().size > 0) throw new Error('transaction(): use tx.insert(), not persist()');
   } catch (err) {
-    await tx.rollback();
+    // The error to report is fn's; a rollback that fails too (the connection is gone) ends the transaction anyway.
+    await tx.rollback().catch(() => {});
     throw err;
   }
   await connection.commit(ctx);
