@@ -44,6 +44,12 @@ export interface ClusterServerHandle {
   mock: Mock;
 }
 
+/** Ask a server process to drain and stop (its `stop` command); kill it if it has not exited in `waitMs`. */
+async function stopServerProcess(s: { child: ChildProcess; ipc: IpcChannel }, waitMs: number): Promise<void> {
+  await s.ipc.call('stop').catch(() => {});
+  if (!(await waitExit(s.child, waitMs))) await stopChild(s.child);
+}
+
 /** A load job's result plus the CPU each process spent while it ran. */
 export interface MeasuredLoad extends LoadResult {
   cpuMs: Record<string, number>;
@@ -122,20 +128,16 @@ export class Stack {
 
   async stopCluster(): Promise<void> {
     const c = this.cluster;
-    if (!c) return;
     this.cluster = null;
-    await c.ipc.call('stop').catch(() => {});
-    if (!(await waitExit(c.child, 40_000))) await stopChild(c.child);
+    if (c) await stopServerProcess(c, 40_000);
   }
 
   async stopServer(): Promise<void> {
     // The cluster runs on this server's database: it goes first.
     await this.stopCluster();
     const s = this.server;
-    if (!s) return;
     this.server = null;
-    await s.ipc.call('stop').catch(() => {});
-    if (!(await waitExit(s.child, 30_000))) await stopChild(s.child);
+    if (s) await stopServerProcess(s, 30_000);
   }
 
   /** The server's PostgreSQL processes (postmaster and backends; the cluster's backends too, on the same database). */

@@ -42,7 +42,6 @@ export interface Context {
   em: EntityManager;
   viewer: Viewer;
   loaders: Loaders;
-  requestId: string;
   scope: RequestScope;
 }
 
@@ -54,15 +53,12 @@ export interface Context {
 class RequestContext implements Context {
   private forked: EntityManager | null = null;
   private built: Loaders | null = null;
-  readonly requestId: string;
 
   constructor(
     readonly deps: AppDeps,
     readonly viewer: Viewer,
     readonly scope: RequestScope,
-  ) {
-    this.requestId = scope.requestId;
-  }
+  ) {}
 
   get em(): EntityManager {
     return (this.forked ??= this.deps.orm.em.fork() as EntityManager);

@@ -13,12 +13,12 @@ export class ProviderRegistry {
     for (const a of adapters) this.adapters.set(a.slug, a);
   }
 
-  /** The SDK adapters share one keep-alive transport (transport.ts); pass the classifier's too, so one Agent serves all. */
-  /** The provider slugs `env` configures (what fromEnv builds adapters for), sorted. */
+  /** The provider slugs `env` configures, sorted: the slugs fromEnv builds adapters for (the banner of a primary that builds none). */
   static slugsIn(env: Env): string[] {
     return [...(env.anthropic ? ['anthropic'] : []), ...(env.openai ? ['openai'] : []), ...(env.simulator ? ['simulator'] : [])].sort();
   }
 
+  /** The SDK adapters share one keep-alive transport (transport.ts); pass the classifier's too, so one Agent serves all. */
   static fromEnv(env: Env, transport: ProviderTransport): ProviderRegistry {
     const adapters: ProviderAdapter[] = [];
     if (env.anthropic) adapters.push(new AnthropicProvider({ apiKey: env.anthropic.apiKey, baseUrl: env.anthropic.baseUrl, fetch: transport.fetch }));

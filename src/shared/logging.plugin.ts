@@ -94,13 +94,11 @@ export function logRejectedRequest(logger: Logger, scope: Pick<RequestScope, 're
  */
 export function logEarlyFailure(logger: Logger, scope: RequestScope, response: HTTPGraphQLResponse): void {
   let codes: string[] = [];
-  if (response.body.kind === 'complete') {
-    try {
-      const errors = (JSON.parse(response.body.string) as { errors?: unknown[] }).errors;
-      codes = Array.isArray(errors) ? distinct(errors.map(codeOf)) : [];
-    } catch {
-      codes = [];
-    }
+  try {
+    const errors = response.body.kind === 'complete' ? (JSON.parse(response.body.string) as { errors?: unknown[] }).errors : undefined;
+    if (Array.isArray(errors)) codes = distinct(errors.map(codeOf));
+  } catch {
+    // Not JSON: the status alone says what happened.
   }
   const httpStatus = response.status ?? 500;
   emit(logger, {
@@ -132,7 +130,7 @@ export function createLoggingPlugin(logger: Logger): ApolloServerPlugin<Context>
           const internalError = errorCodes?.includes(ErrorCode.INTERNAL_SERVER_ERROR) ? internalErrorOf(rc) : undefined;
           const operation = operationOf(rc);
           emit(logger, {
-            requestId: contextValue.requestId,
+            requestId: contextValue.scope.requestId,
             tenantId: contextValue.viewer.tenantId,
             agentId: contextValue.viewer.agentId,
             operationName: operation.name,
