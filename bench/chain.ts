@@ -6,10 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { ENVELOPE_VERSION, sealEvent, type StoredEvent, ZERO_HASH } from '../src/modules/audit/envelope.js';
-import { sha256Hex } from '../src/shared/hashing.js';
+import { jcs, sha256Hex } from '../src/shared/hashing.js';
 
 const INSERT = `/* benchSeedAuditEvents */ insert into audit_event (chain, seq, v, type, occurred_at, payload, prev_hash, hash)
-  select $1::uuid, * from unnest($2::int[], $3::smallint[], $4::text[], $5::text[], $6::jsonb[], $7::char(64)[], $8::char(64)[])`;
+  select $1::uuid, * from unnest($2::int[], $3::smallint[], $4::text[], $5::text[], $6::json[], $7::char(64)[], $8::char(64)[])`;
 /** The head row as appendWithRow leaves it: the last event's seq, hash and prev_hash. */
 const HEAD = `/* benchSeedChainHead */ insert into audit_chain_head (chain, seq, hash, prev_hash) values ($1, $2, $3, $4)
   on conflict (chain) do update set seq = excluded.seq, hash = excluded.hash, prev_hash = excluded.prev_hash`;
@@ -62,7 +62,7 @@ export async function seedChain(dbUrl: string, opts: { chain: string; agentId: s
         rows.map((r) => r.v),
         rows.map((r) => r.type),
         rows.map((r) => r.occurredAt),
-        rows.map((r) => JSON.stringify(r.payload)),
+        rows.map((r) => jcs(r.payload)), // stored as the server stores it: the payload's JCS text
         rows.map((r) => r.prevHash),
         rows.map((r) => r.hash),
       ]);

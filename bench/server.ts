@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
+import { constants as perfConstants, type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { startApp } from '../src/app.js';
 import { createLogger } from '../src/logger.js';
 import { verifyChain } from '../src/modules/audit/audit.service.js';
@@ -38,6 +39,32 @@ const app = await startApp(env, logger, { seedDemo: true, ormOptions: { debug: f
 const orm = app.deps.orm;
 let session: Session | null = null;
 let tenantSeq = 0;
+
+// Pauses of the main thread during a measured window: V8's GC pauses (by kind) and the event
+// loop's delay — what a latency tail made of stalls, not saturation, is made of.
+const GC_KIND: Record<number, string> = {
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
+let pauses: { gc: { kind: string; ms: number }[]; observer: PerformanceObserver; loop: IntervalHistogram } | null = null;
+function pausesReport() {
+  if (!pauses) throw new Error('pauses not started');
+  const { gc, observer, loop } = pauses;
+  observer.disconnect();
+  loop.disable();
+  pauses = null;
+  const byKind: Record<string, { count: number; totalMs: number; maxMs: number }> = {};
+  for (const p of gc) {
+    const k = (byKind[p.kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
+    k.count++;
+    k.totalMs += p.ms;
+    k.maxMs = Math.max(k.maxMs, p.ms);
+  }
+  const ms = (ns: number) => ns / 1e6;
+  return { gc: byKind, gcMaxMs: Math.max(0, ...gc.map((p) => p.ms)), loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) } };
+}
 
 type Msg = { id: number; cmd: string; [k: string]: unknown };
 
@@ -81,6 +108,21 @@ async function handle(msg: Msg): Promise<unknown> {
       const t0 = performance.now();
       const result = await verifyChain(orm.em.fork(), String(msg.chain));
       return { ...result, ms: performance.now() - t0 };
+    }
+    case 'pauses': {
+      if (msg.action === 'start') {
+        if (pauses) pausesReport();
+        const gc: { kind: string; ms: number }[] = [];
+        const observer = new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) gc.push({ kind: GC_KIND[(e as unknown as { detail: { kind: number } }).detail.kind] ?? 'other', ms: e.duration });
+        });
+        observer.observe({ entryTypes: ['gc'] });
+        const loop = monitorEventLoopDelay({ resolution: 5 });
+        loop.enable();
+        pauses = { gc, observer, loop };
+        return null;
+      }
+      return pausesReport();
     }
     case 'memory':
       return process.memoryUsage();

@@ -5,6 +5,7 @@ import { Migration20261125194735_coverage_rollup } from './Migration202611251947
 import { Migration20261125203035_chain_head_prev_hash } from './Migration20261125203035_chain_head_prev_hash.js';
 import { Migration20261125220000_api_key_notify } from './Migration20261125220000_api_key_notify.js';
 import { Migration20261126003000_idempotency_partial_unique } from './Migration20261126003000_idempotency_partial_unique.js';
+import { Migration20261126040000_audit_payload_json } from './Migration20261126040000_audit_payload_json.js';
 
 /**
  * The migrations, in order. Listed explicitly so every runner (tsx, vitest, compiled) loads the
@@ -17,4 +18,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125203035_chain_head_prev_hash', class: Migration20261125203035_chain_head_prev_hash },
   { name: 'Migration20261125220000_api_key_notify', class: Migration20261125220000_api_key_notify },
   { name: 'Migration20261126003000_idempotency_partial_unique', class: Migration20261126003000_idempotency_partial_unique },
+  { name: 'Migration20261126040000_audit_payload_json', class: Migration20261126040000_audit_payload_json },
 ];

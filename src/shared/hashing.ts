@@ -175,6 +175,146 @@ function shapeOf(keys: string[]): Shape | null {
   return shape;
 }
 
+/**
+ * True only if `text` is exactly `jcs(JSON.parse(text))`, decided by one scan of the text with no
+ * parse: no whitespace, object keys in strictly increasing UTF-16 order (so no duplicates), strings
+ * escaped exactly as JSON.stringify escapes them and well formed, numbers spelled as ECMAScript
+ * prints them, nesting within jcs's limit. It may answer false for a text that is canonical (a key
+ * with an escape, nesting past 64 levels): callers then take the parse + jcs path, which decides.
+ * The audit verifier uses it to hash a stored payload's text as it is (test/unit/jcs.test.ts checks
+ * it against jcs(JSON.parse(text)) on generated texts, canonical and not).
+ */
+export function isJcsText(text: string): boolean {
+  const scan = new CanonicalScan(text);
+  return scan.value(0) && scan.at === text.length;
+}
+
+/** Containers nested deeper than this are left to the parse + jcs path (jcs itself stops at MAX_DEPTH). */
+const SCAN_DEPTH = 64;
+
+class CanonicalScan {
+  at = 0;
+  constructor(private readonly s: string) {}
+
+  value(depth: number): boolean {
+    const c = this.s.charCodeAt(this.at);
+    if (c === 0x22 /* " */) return this.string() !== null;
+    if (c === 0x7b /* { */) return depth < SCAN_DEPTH && this.object(depth + 1);
+    if (c === 0x5b /* [ */) return depth < SCAN_DEPTH && this.array(depth + 1);
+    if (c === 0x74 /* t */) return this.word('true');
+    if (c === 0x66 /* f */) return this.word('false');
+    if (c === 0x6e /* n */) return this.word('null');
+    return this.number();
+  }
+
+  private word(w: string): boolean {
+    if (!this.s.startsWith(w, this.at)) return false;
+    this.at += w.length;
+    return true;
+  }
+
+  /** The number token, canonical iff ECMAScript prints the number it denotes the same way (so "-0", "1.0", "1E3", "1e400" are not). */
+  private number(): boolean {
+    const start = this.at;
+    const s = this.s;
+    for (let c = s.charCodeAt(this.at); (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45; c = s.charCodeAt(++this.at));
+    if (this.at === start) return false;
+    const token = s.slice(start, this.at);
+    const n = Number(token);
+    return Number.isFinite(n) && String(n) === token;
+  }
+
+  /** Whether the last string scanned had an escape. */
+  private escaped = false;
+
+  /**
+   * A string as JSON.stringify writes it: only \" \\ \b \f \n \r \t and \u00xx (lower-case,
+   * for the other control characters) as escapes, no raw control character, every surrogate paired.
+   * Returns its raw content (between the quotes), or null.
+   */
+  private string(): string | null {
+    const s = this.s;
+    const start = ++this.at;
+    this.escaped = false;
+    // Most strings have nothing to escape: up to the next quote, with nothing that needs care before it.
+    const end = s.indexOf('"', start);
+    if (end < 0) return null;
+    const plain = s.slice(start, end);
+    if (!NEEDS_CARE.test(plain)) {
+      this.at = end + 1;
+      return plain;
+    }
+    for (;;) {
+      const c = s.charCodeAt(this.at);
+      if (c === 0x22) break;
+      if (Number.isNaN(c) || c < 0x20) return null;
+      if (c === 0x5c /* \ */) {
+        this.escaped = true;
+        const e = s.charCodeAt(this.at + 1);
+        if (e === 0x22 || e === 0x5c || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+          this.at += 2;
+          continue;
+        }
+        if (e !== 0x75 || s.charCodeAt(this.at + 2) !== 0x30 || s.charCodeAt(this.at + 3) !== 0x30) return null;
+        const hex = s.slice(this.at + 4, this.at + 6);
+        if (!/^[01][0-9a-f]$/.test(hex)) return null;
+        const code = parseInt(hex, 16);
+        if (code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d) return null;
+        this.at += 6;
+        continue;
+      }
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const next = s.charCodeAt(this.at + 1);
+        if (c >= 0xdc00 || !(next >= 0xdc00 && next <= 0xdfff)) return null;
+        this.at += 2;
+        continue;
+      }
+      this.at++;
+    }
+    const raw = s.slice(start, this.at);
+    this.at++;
+    return raw;
+  }
+
+  private object(depth: number): boolean {
+    const s = this.s;
+    this.at++;
+    if (s.charCodeAt(this.at) === 0x7d /* } */) {
+      this.at++;
+      return true;
+    }
+    let prev: string | null = null;
+    for (;;) {
+      if (s.charCodeAt(this.at) !== 0x22) return false;
+      const key = this.string();
+      // A key with an escape is left to the parse + jcs path: comparing its raw text would not be its order.
+      if (key === null || this.escaped || (prev !== null && !(prev < key))) return false;
+      prev = key;
+      if (s.charCodeAt(this.at) !== 0x3a /* : */) return false;
+      this.at++;
+      if (!this.value(depth)) return false;
+      const c = s.charCodeAt(this.at++);
+      if (c === 0x7d) return true;
+      if (c !== 0x2c /* , */) return false;
+    }
+  }
+
+  private array(depth: number): boolean {
+    const s = this.s;
+    this.at++;
+    if (s.charCodeAt(this.at) === 0x5d /* ] */) {
+      this.at++;
+      return true;
+    }
+    for (;;) {
+      if (!this.value(depth)) return false;
+      const c = s.charCodeAt(this.at++);
+      if (c === 0x5d) return true;
+      if (c !== 0x2c) return false;
+    }
+  }
+}
+
 /** crypto.hash (Node ≥ 20.12): the same digest without a Hash object, about twice as fast on short inputs. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
 

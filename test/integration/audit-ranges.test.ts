@@ -69,7 +69,7 @@ describe('verifying a long chain on worker threads', () => {
   ];
   // Each case tampers, checks, and puts the chain back, so they share the one seeded chain.
   const cases: Array<[string, string | string[], string | string[], number]> = [
-    ['a changed payload in the second range', `update audit_event set payload = jsonb_set(payload, '{costUsd}', '"1"') where chain = $1 and seq = 15000`, `update audit_event set payload = jsonb_set(payload, '{costUsd}', '"0.000071"') where chain = $1 and seq = 15000`, 15_000],
+    ['a changed payload in the second range', `update audit_event set payload = jsonb_set(payload::jsonb, '{costUsd}', '"1"')::json where chain = $1 and seq = 15000`, `update audit_event set payload = jsonb_set(payload::jsonb, '{costUsd}', '"0.000071"')::json where chain = $1 and seq = 15000`, 15_000],
     ['a changed prev_hash on the first event of the second range', `update audit_event set prev_hash = repeat('b', 64) where chain = $1 and seq = 10001`, `update audit_event e set prev_hash = p.hash from audit_event p where e.chain = $1 and p.chain = $1 and e.seq = 10001 and p.seq = 10000`, 10_001],
     ['a changed hash on the last event of the first range', `update audit_event set hash = repeat('a', 64) where chain = $1 and seq = 10000`, `update audit_event e set hash = n.prev_hash from audit_event n where e.chain = $1 and n.chain = $1 and e.seq = 10000 and n.seq = 10001`, 10_000],
     // seq ≤ 0 is outside the chain for the verifier (it reads seq > 0), so moving an event there removes it.

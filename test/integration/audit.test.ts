@@ -137,7 +137,10 @@ describe('the audit chain', () => {
 
   describe('detects tampering at exactly the right seq', () => {
     const cases: Array<[string, (chain: string) => Promise<unknown>, number]> = [
-      ['a flipped payload byte', (c) => tamper.query(`update audit_event set payload = jsonb_set(payload, '{costUsd}', '"1"') where chain = $1 and seq = 3`, [c]), 3],
+      // One byte of the stored (canonical) text: the verifier hashes that text as it is.
+      ['a flipped payload byte', (c) => tamper.query(`update audit_event set payload = replace(payload::text, '"costUsd":"0', '"costUsd":"1')::json where chain = $1 and seq = 3`, [c]), 3],
+      // The same change, with the payload respelled as jsonb renders it: the verifier re-canonicalises it.
+      ['a changed payload value, respelled', (c) => tamper.query(`update audit_event set payload = jsonb_set(payload::jsonb, '{costUsd}', '"1"')::json where chain = $1 and seq = 3`, [c]), 3],
       ['a changed hash', (c) => tamper.query(`update audit_event set hash = repeat('a', 64) where chain = $1 and seq = 4`, [c]), 4],
       ['a changed prev_hash', (c) => tamper.query(`update audit_event set prev_hash = repeat('b', 64) where chain = $1 and seq = 2`, [c]), 2],
       ['a deleted event', (c) => tamper.query(`delete from audit_event where chain = $1 and seq = 3`, [c]), 3],
@@ -184,6 +187,26 @@ describe('the audit chain', () => {
         expect(await verifyVia(untouched.userKey)).toMatchObject({ valid: true, checked: 2 });
       });
     }
+  });
+
+  it('stores each payload as its JCS text, and still verifies one stored in another spelling', async () => {
+    const tenant = await chainOf(4);
+    const { rows } = await tamper.query<{ seq: number; text: string; payload: Record<string, unknown> }>(`select seq, payload::text as text, payload from audit_event where chain = $1 order by seq`, [tenant.tenantId]);
+    expect(rows).toHaveLength(4);
+    // The stored bytes are exactly the payload's canonical form (the independent canonicaliser above).
+    for (const r of rows) expect(r.text).toBe(canonical(r.payload));
+    // Respelled as jsonb renders it (keys by length, spaces), and with whitespace: same content, same hashes.
+    await tamper.query(`update audit_event set payload = payload::jsonb::json where chain = $1 and seq = 2`, [tenant.tenantId]);
+    await tamper.query(`update audit_event set payload = ('  ' || replace(payload::text, '":', '" :  ') || E'\\n')::json where chain = $1 and seq = 3`, [tenant.tenantId]);
+    const respelled = await tamper.query<{ text: string }>(`select payload::text as text from audit_event where chain = $1 and seq in (2, 3) order by seq`, [tenant.tenantId]);
+    for (const [i, r] of respelled.rows.entries()) {
+      expect(r.text).not.toBe(rows[i + 1].text);
+      expect(JSON.parse(r.text)).toEqual(rows[i + 1].payload);
+    }
+    expect(await verifyVia(tenant.userKey)).toMatchObject({ valid: true, checked: 4 });
+    // A changed value inside a respelled payload is still caught, at its seq.
+    await tamper.query(`update audit_event set payload = replace(payload::text, '"costUsd" :  "0', '"costUsd" :  "1')::json where chain = $1 and seq = 3`, [tenant.tenantId]);
+    expect(await verifyVia(tenant.userKey)).toMatchObject({ valid: false, firstInvalidSeq: 3 });
   });
 
   it('signs checkpoints that catch a full rewrite of history', async () => {

@@ -160,7 +160,7 @@ describe('admin CLI', { timeout: 120_000 }, () => {
     await tamper.connect();
     try {
       await tamper.query(`set session_replication_role = replica`);
-      await tamper.query(`update audit_event set payload = jsonb_set(payload, '{costUsd}', '"9.99"') where chain = $1 and seq = 2`, [tenant.tenantId]);
+      await tamper.query(`update audit_event set payload = jsonb_set(payload::jsonb, '{costUsd}', '"9.99"')::json where chain = $1 and seq = 2`, [tenant.tenantId]);
     } finally {
       await tamper.end();
     }

@@ -6,8 +6,11 @@ import {
   formatOccurredAt,
   sealEvent,
   verifyEvents,
+  ChainVerifier,
+  eventHashOfText,
   type AuditEnvelope,
   type StoredEvent,
+  type StoredEventText,
 } from '../../src/modules/audit/envelope.js';
 import { jcs, sha256Hex } from '../../src/shared/hashing.js';
 
@@ -307,9 +310,58 @@ describe('envelopeHashParts (the hash the database finishes inside the append st
     for (const [i, payload] of payloads.entries()) {
       for (const [seq, prevHash] of [[1, '0'.repeat(64)], [123456, 'ab'.repeat(32)]] as const) {
         const e = { v: 1, chain: '7b0f8f3e-2c1a-4d5e-9f60-0a1b2c3d4e5f', type: i % 2 ? 'inference.failed' : 'inference.routed', occurredAt: '2026-11-25T19:08:04.123Z', payload };
-        const { prefix, suffix } = envelopeHashParts(e);
+        const { prefix, suffix, payload: stored } = envelopeHashParts(e);
         expect(sha256Hex(`${prefix}${prevHash}","seq":${seq}${suffix}`)).toBe(eventHash({ ...e, seq, prevHash }));
+        // What the event stores is the payload's JCS text.
+        expect(stored).toBe(jcs(payload));
       }
+    }
+  });
+});
+
+describe('eventHashOfText (the verifier reading a stored payload as text)', () => {
+  const textOf = (e: StoredEvent, payloadText: string): StoredEventText => {
+    const { payload, ...rest } = e;
+    return { ...rest, payloadText };
+  };
+
+  it('gives eventHash of the parsed payload, for the canonical text and for other spellings of it', () => {
+    const events = [sealEvent(GOLDEN), ...buildChain(50)];
+    for (const e of events) {
+      const spellings = [jcs(e.payload), JSON.stringify(e.payload), JSON.stringify(e.payload, null, 2), ` ${JSON.stringify(Object.fromEntries(Object.entries(e.payload).reverse()))}\n`];
+      for (const text of spellings) expect(eventHashOfText(textOf(e, text)), text).toBe(e.hash);
+    }
+    expect(eventHashOfText(textOf(sealEvent(GOLDEN), jcs(GOLDEN.payload)))).toBe(GOLDEN_HASH);
+  });
+
+  it('differs when the content differs, canonical or not', () => {
+    const [e] = buildChain(1);
+    expect(eventHashOfText(textOf(e, jcs({ ...e.payload, costUsd: '9' })))).not.toBe(e.hash);
+    expect(eventHashOfText(textOf(e, JSON.stringify({ ...e.payload, costUsd: '9' }, null, 1)))).not.toBe(e.hash);
+  });
+
+  it('takes the general path for what is not a plain v1 case, with eventHash\'s answer or error', () => {
+    const [e] = buildChain(1);
+    expect(eventHashOfText(textOf(e, '[1,2]'))).toBe(eventHash({ ...e, payload: [1, 2] as unknown as Record<string, unknown> }));
+    expect(() => eventHashOfText(textOf({ ...e, v: 2 }, jcs(e.payload)))).toThrow(/unsupported audit envelope version 2/);
+    expect(() => eventHashOfText(textOf(e, '{"a":1e400}'))).toThrow(/non-finite/);
+    expect(() => eventHashOfText(textOf(e, '{"a":'))).toThrow(SyntaxError);
+  });
+
+  it('lets the streaming verifier check events as stored text', async () => {
+    const events = buildChain(20);
+    const asText = events.map((e, i) => textOf(e, i % 2 ? jcs(e.payload) : JSON.stringify(e.payload, null, 1)));
+    const verifier = new ChainVerifier(CHAIN);
+    for (const e of asText) expect(verifier.push(e)).toBe(true);
+    expect(verifier.headHash).toBe(events[19].hash);
+    // One changed value in a canonical text (hashed as stored) and in a respelled one (parsed first).
+    for (const [index, from, to] of [[7, '"costUsd":"0.00008"', '"costUsd":"0.00009"'], [6, '"costUsd": "0.00007"', '"costUsd": "0.00009"']] as const) {
+      const tampered = asText.map((e) => ({ ...e }));
+      expect(tampered[index].payloadText).toContain(from);
+      tampered[index].payloadText = tampered[index].payloadText.replace(from, to);
+      const verifier2 = new ChainVerifier(CHAIN);
+      for (const e of tampered) if (!verifier2.push(e)) break;
+      expect(verifier2.failure).toMatchObject({ seq: index + 1, reason: expect.stringMatching(new RegExp(`hash mismatch at seq ${index + 1}`)) });
     }
   });
 });

@@ -1,6 +1,6 @@
 import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
-import { jcs } from '../../src/shared/hashing.js';
+import { isJcsText, jcs } from '../../src/shared/hashing.js';
 
 /** A small seeded PRNG, so a failure names a reproducible case. */
 function prng(seed: number) {
@@ -82,5 +82,79 @@ describe('jcs (RFC 8785)', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(() => jcs(cyclic)).toThrow(/circular/);
+  });
+});
+
+/** Whether some object key in `v` needs an escape (isJcsText leaves those to the parse + jcs path). */
+function hasEscapedKey(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(hasEscapedKey);
+  if (v === null || typeof v !== 'object') return false;
+  return Object.entries(v).some(([k, x]) => JSON.stringify(k) !== `"${k}"` || hasEscapedKey(x));
+}
+
+/** A text with the same content as `v` (or nearly), spelled in one of the ways JCS does not spell it. */
+function respell(rand: () => number, v: unknown): string {
+  const text = JSON.stringify(v) ?? 'null';
+  const at = Math.floor(rand() * (text.length + 1));
+  const edits: Array<() => string> = [
+    () => JSON.stringify(v, null, 1) ?? 'null', // whitespace
+    () => `${text.slice(0, at)} ${text.slice(at)}`, // one space anywhere
+    () => text.slice(0, at) + text.slice(at + 1), // one character gone
+    () => `${text.slice(0, at)}${String.fromCharCode(32 + Math.floor(rand() * 95))}${text.slice(at)}`, // one character more
+    () => text.replace(/(\d)(?=[,\]}]|$)/, '$1.0'), // 1 → 1.0
+    () => text.replace(/(-?\d+)(?=[,\]}]|$)/, '$1e0'), // 1 → 1e0
+    () => text.replace(/\b0(?=[,\]}]|$)/, '-0'), // 0 → -0
+    () => text.replace(/e\+/, 'E+'), // 1e+30 → 1E+30
+    () => text.replace(/"([a-z])/i, (_m, c: string) => `"\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), // a → \u0061
+    () => text.replace(/\\u00([0-9a-f]{2})/, (_m, h: string) => `\\u00${h.toUpperCase()}`), // \u001f → \u001F
+    () => text.replace(/\//, '\\/'), // / → \/
+    () => text.replace(/\\n/, '\\u000a'), // \n → \u000a
+    () => text.replace(/\{"([^"]*)":([^,}]*)/, '{"$1":$2,"$1":$2'), // a duplicate key
+    () => text.replace(/"([^"\\]*)"/, '"$1\\ud800"'), // a lone surrogate, escaped
+    () => text.replace(/\{(.*)\}/, (_m, inner: string) => `{${inner.split(',').reverse().join(',')}}`), // members reordered
+  ];
+  return edits[Math.floor(rand() * edits.length)]();
+}
+
+describe('isJcsText (the verifier\'s test for a stored payload it can hash as it is)', () => {
+  it('accepts what jcs writes, except keys with escapes (left to the parse + jcs path)', () => {
+    const rand = prng(1208);
+    let accepted = 0;
+    for (let i = 0; i < 5000; i++) {
+      const value = generate(rand, 0);
+      const text = jcs(value);
+      expect(isJcsText(text), `case ${i}: ${text}`).toBe(!hasEscapedKey(value));
+      if (!hasEscapedKey(value)) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(3000);
+    // The shape of every audit payload the server writes.
+    const payload = { inferenceId: '0c9d7f5e-1111-4a2b-8c3d-444455556666', agentId: 'a', attempts: [{ model: 'm', provider: 'p', outcome: 'succeeded', latencyMs: 40 }], usage: { inputTokens: 11, outputTokens: 12 }, costUsd: '0.000071', cell: 'chat/open', policyVersion: null };
+    expect(isJcsText(jcs(payload))).toBe(true);
+  });
+
+  it('never accepts a text that is not exactly jcs(JSON.parse(text)), on 20,000 respelled texts', () => {
+    const rand = prng(8259);
+    const verdicts = { accepted: 0, refused: 0 };
+    for (let i = 0; i < 20_000; i++) {
+      const text = respell(rand, generate(rand, 0));
+      if (!isJcsText(text)) {
+        verdicts.refused++;
+        continue;
+      }
+      verdicts.accepted++;
+      // Accepted: it parses, jcs takes the value, and gives back the very same text.
+      expect(jcs(JSON.parse(text)), `case ${i}: ${text}`).toBe(text);
+    }
+    // Both verdicts happen (an edit can leave a text canonical, e.g. a space inside a string).
+    expect(verdicts.refused).toBeGreaterThan(5_000);
+    expect(verdicts.accepted).toBeGreaterThan(500);
+  });
+
+  it('decides the known cases', () => {
+    const yes = ['{}', '[]', '{"a":1,"b":[true,false,null]}', '{"":0,"a":{"b":"c"}}', '"\\u001f\\n\\"\\\\"', '1e+30', '-5e-324', '0.1', '"😀"', '{"\u20ac":1,"\ud83d\ude00":2,"\ufb33":3}'];
+    const no = ['{"b":1,"a":2}', '{"a":1,"a":1}', '{ }', '{"a": 1}', '1.0', '-0', '1E+30', '1e400', '01', '+1', '"\\u001F"', '"\\u0041"', '"\\/"', '"\\ud800"', '"\ud800"', '"a\u0001"', '"\\u000a"', 'tru', '[1,]', '{"a":1}x', '"abc', '', '{"\\u0061":1}'];
+    for (const t of yes) expect(isJcsText(t), t).toBe(true);
+    for (const t of no) expect(isJcsText(t), t).toBe(false);
+    for (const t of yes) expect(jcs(JSON.parse(t))).toBe(t);
   });
 });

@@ -24,7 +24,8 @@ export class AuditEvent {
   @Property({ type: 'text' })
   occurredAt!: string;
 
-  @Property({ type: 'json' })
+  /** `json`, not `jsonb`: it keeps the payload's JCS text exactly as written (migration 20261126040000). */
+  @Property({ type: 'json', columnType: 'json' })
   payload!: Record<string, unknown>;
 
   @Property({ type: 'character', length: 64 })

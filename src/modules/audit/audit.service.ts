@@ -51,7 +51,7 @@ function appendStatement(rowSql: string): string {
       on conflict (chain) do update set seq = h.seq + 1, prev_hash = h.hash, hash = ${hashOf('h.hash', 'h.seq + 1')}
       returning seq, hash, prev_hash)
     insert into audit_event (chain, seq, v, type, occurred_at, payload, prev_hash, hash)
-    select ?::uuid, seq, ?, ?, ?, ?::jsonb, prev_hash, hash from head
+    select ?::uuid, seq, ?, ?, ?, ?::json, prev_hash, hash from head
     returning seq, hash`;
 }
 
@@ -59,14 +59,14 @@ export function appendWithRow(
   row: RowCte,
   event: { chain: string; type: string; occurredAt: string; payload: Record<string, unknown> },
 ): { sql: string; params: unknown[] } {
-  const { prefix, suffix } = envelopeHashParts({ v: ENVELOPE_VERSION, chain: event.chain, type: event.type, occurredAt: event.occurredAt, payload: event.payload });
+  const { prefix, suffix, payload } = envelopeHashParts({ v: ENVELOPE_VERSION, chain: event.chain, type: event.type, occurredAt: event.occurredAt, payload: event.payload });
   let sql = appendSql.get(row.sql);
   if (sql === undefined) appendSql.set(row.sql, (sql = appendStatement(row.sql)));
   const params = [
     ...row.params,
     event.chain, prefix, ZERO_HASH, suffix, ZERO_HASH,
     prefix, suffix,
-    event.chain, ENVELOPE_VERSION, event.type, event.occurredAt, JSON.stringify(event.payload),
+    event.chain, ENVELOPE_VERSION, event.type, event.occurredAt, payload,
   ];
   return { sql, params };
 }

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
-import { ChainVerifier, type RangeResult, type StoredEvent } from './envelope.js';
+import { ChainVerifier, type RangeResult, type StoredEventText } from './envelope.js';
 
 /** The events of `chain` with after < seq ≤ upTo, verified as if the chain started at fromSeq. */
 export interface RangeSpec {
@@ -26,8 +26,9 @@ const SELECT = `/* verifyAuditRange */ select seq, v, type, occurred_at, payload
 
 /**
  * Every column as the text PostgreSQL sent, decoded here: the same values the pg driver's default
- * parsers give (int columns through parseInt, jsonb through JSON.parse, text and char as sent),
- * whatever parsers the connection has registered, and no per-row object from the driver.
+ * parsers give (int columns through parseInt, text and char as sent), whatever parsers the
+ * connection has registered, and no per-row object from the driver. The payload stays text: the
+ * verifier hashes it as stored when it is already canonical (eventHashOfText), else parses it.
  */
 const AS_TEXT = { getTypeParser: () => (text: string) => text };
 
@@ -56,7 +57,7 @@ export async function verifyRange(client: QueryTarget, spec: RangeSpec): Promise
         if (verifier.failure) return;
         const seq = parseInt(r[0], 10);
         last = seq;
-        const event: StoredEvent = { v: parseInt(r[1], 10), chain, seq, type: r[2], occurredAt: r[3], payload: JSON.parse(r[4]) as Record<string, unknown>, prevHash: r[5], hash: r[6] };
+        const event: StoredEventText = { v: parseInt(r[1], 10), chain, seq, type: r[2], occurredAt: r[3], payloadText: r[4], prevHash: r[5], hash: r[6] };
         verifier.push(event);
       });
       query.on('end', () => resolve());

@@ -2,7 +2,7 @@
  * The audit envelope (DESIGN §5): how one event is hashed and how a chain is verified.
  * Pure, so the same code checks the database, an API export, or a test fixture.
  */
-import { jcs, jcsMember, sha256Hex } from '../../shared/hashing.js';
+import { isJcsText, jcs, jcsMember, sha256Hex } from '../../shared/hashing.js';
 
 /** prevHash of the first event of every chain. */
 export const ZERO_HASH = '0'.repeat(64);
@@ -20,6 +20,9 @@ export type AuditEnvelope = {
 };
 
 export type StoredEvent = AuditEnvelope & { hash: string };
+
+/** A stored event with its payload as the JSON text the database holds (what the verifier reads). */
+export type StoredEventText = Omit<StoredEvent, 'payload'> & { payloadText: string };
 
 export type VerifyResult = {
   valid: boolean;
@@ -61,25 +64,33 @@ export function eventHash(e: AuditEnvelope): string {
 /** Strings that JCS writes as `"<s>"` verbatim: no quote, backslash, control character or surrogate. */
 const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 
+/** The v1 envelope's header values are ones JCS writes verbatim (plain strings, a safe-integer seq). */
+function plainV1Header(e: Omit<AuditEnvelope, 'payload'>): boolean {
+  const { chain, occurredAt, prevHash, seq, type } = e;
+  return (
+    typeof chain === 'string' && PLAIN.test(chain) &&
+    typeof occurredAt === 'string' && PLAIN.test(occurredAt) &&
+    typeof prevHash === 'string' && PLAIN.test(prevHash) &&
+    typeof type === 'string' && PLAIN.test(type) &&
+    Number.isSafeInteger(seq)
+  );
+}
+
+/** The v1 envelope's JCS text in its fixed key order (chain, occurredAt, payload, prevHash, seq, type, v) around the payload's JCS text. */
+function v1Envelope(e: Omit<AuditEnvelope, 'payload'>, payloadJcs: string): string {
+  return `{"chain":"${e.chain}","occurredAt":"${e.occurredAt}","payload":${payloadJcs},"prevHash":"${e.prevHash}","seq":${e.seq},"type":"${e.type}","v":1}`;
+}
+
 /**
- * The v1 envelope's JCS text written directly in its fixed key order (chain, occurredAt, payload,
- * prevHash, seq, type, v), with the generic JCS run on the payload alone — the verifier's hot
- * path. Only for the common case, where the result is the same text `jcs` gives for the envelope
- * object: plain strings, a safe-integer seq, and a payload that is a plain object. Anything else
- * (or a payload JCS refuses) returns null, and eventHash takes the generic path, which also
- * produces the same error messages as before.
+ * The v1 envelope's JCS text written directly, with the generic JCS run on the payload alone — the
+ * verifier's hot path. Only for the common case, where the result is the same text `jcs` gives for
+ * the envelope object: a plain header (plainV1Header) and a payload that is a plain object.
+ * Anything else (or a payload JCS refuses) returns null, and eventHash takes the generic path,
+ * which also produces the same error messages as before.
  */
 function v1Text(e: AuditEnvelope): string | null {
-  const { chain, occurredAt, payload, prevHash, seq, type } = e;
-  if (
-    typeof chain !== 'string' || !PLAIN.test(chain) ||
-    typeof occurredAt !== 'string' || !PLAIN.test(occurredAt) ||
-    typeof prevHash !== 'string' || !PLAIN.test(prevHash) ||
-    typeof type !== 'string' || !PLAIN.test(type) ||
-    !Number.isSafeInteger(seq) ||
-    typeof payload !== 'object' || payload === null || Array.isArray(payload) ||
-    Object.getPrototypeOf(payload) !== Object.prototype
-  ) {
+  const { payload } = e;
+  if (!plainV1Header(e) || typeof payload !== 'object' || payload === null || Array.isArray(payload) || Object.getPrototypeOf(payload) !== Object.prototype) {
     return null;
   }
   let body: string;
@@ -88,7 +99,21 @@ function v1Text(e: AuditEnvelope): string | null {
   } catch {
     return null;
   }
-  return `{"chain":"${chain}","occurredAt":"${occurredAt}","payload":${body},"prevHash":"${prevHash}","seq":${seq},"type":"${type}","v":1}`;
+  return v1Envelope(e, body);
+}
+
+/**
+ * eventHash of the event whose payload is JSON.parse(payloadText) — always the same answer — taken
+ * from the text itself when it already is the payload's JCS, as the server stores it (the audit
+ * payload column is `json`, which keeps the text byte for byte): then the envelope's JCS text is
+ * the header around it, with no parse and no re-serialising. Any other text (events stored before
+ * that, or by hand) is parsed and hashed the general way.
+ */
+export function eventHashOfText(e: StoredEventText): string {
+  const text = e.payloadText;
+  if (e.v === 1 && text.charCodeAt(0) === 0x7b /* { */ && plainV1Header(e) && isJcsText(text)) return sha256Hex(v1Envelope(e, text));
+  const { payloadText, hash, ...header } = e;
+  return eventHash({ ...header, payload: JSON.parse(payloadText) as Record<string, unknown> });
 }
 
 /**
@@ -97,12 +122,15 @@ function v1Text(e: AuditEnvelope): string | null {
  *   hash = sha256(prefix + prevHash + '","seq":' + seq + suffix).
  * JCS orders the keys chain, occurredAt, payload, prevHash, seq, type, v, and prevHash (64 hex)
  * and seq (an integer) have exactly one canonical spelling, so the split text is exact JCS.
+ * `payload` is the payload's JCS text, which is what the event stores (so the verifier can hash it as it is).
  */
-export function envelopeHashParts(e: Omit<AuditEnvelope, 'seq' | 'prevHash'>): { prefix: string; suffix: string } {
+export function envelopeHashParts(e: Omit<AuditEnvelope, 'seq' | 'prevHash'>): { prefix: string; suffix: string; payload: string } {
   if (e.v !== 1) throw new Error(`unsupported audit envelope version ${String(e.v)}`);
+  const payload = jcs(e.payload);
   return {
-    prefix: `{"chain":${jcs(e.chain)},"occurredAt":${jcs(e.occurredAt)},"payload":${jcs(e.payload)},"prevHash":"`,
+    prefix: `{"chain":${jcs(e.chain)},"occurredAt":${jcs(e.occurredAt)},"payload":${payload},"prevHash":"`,
     suffix: `,"type":${jcs(e.type)},"v":1}`,
+    payload,
   };
 }
 
@@ -146,8 +174,8 @@ export class ChainVerifier {
     return this.expectedSeq - this.from.seq;
   }
 
-  /** Checks one event; false once the chain has failed (further events are ignored). */
-  push(e: StoredEvent): boolean {
+  /** Checks one event, its payload as an object or as stored JSON text; false once the chain has failed (further events are ignored). */
+  push(e: StoredEvent | StoredEventText): boolean {
     if (this.failure) return false;
     const expectedSeq = this.expectedSeq;
     this.firstSeq ??= e.seq;
@@ -165,7 +193,7 @@ export class ChainVerifier {
     }
     let recomputed: string;
     try {
-      recomputed = eventHash(e);
+      recomputed = 'payloadText' in e ? eventHashOfText(e) : eventHash(e);
     } catch (err) {
       return this.fail(`cannot hash event at seq ${expectedSeq}: ${(err as Error).message}`);
     }
