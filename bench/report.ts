@@ -82,7 +82,9 @@ export function evaluateTargets(r: RunResult): Target[] {
       id: `overhead-200${id}`,
       text: `Dispatch overhead at 200 req/s: Δp50 ≤ 3 ms and Δp99 ≤ 10 ms${suffix}`,
       met: !o200 ? null : o200.delta[who] && o200[who] ? o200.delta[who]!.p50 <= 3 && o200.delta[who]!.p99 <= 10 && o200[who]!.errors === 0 : false,
-      detail: !o200 ? 'not measured' : overheadDetail(o200, who) + ' (0 ms mock)' + (o200slow ? `; with the 50 ms mock ${overheadDetail(o200slow, who)}` : ''),
+      detail: !o200
+        ? 'not measured'
+        : overheadDetail(o200, who) + ' (0 ms mock)' + (o200slow ? `; with the 50 ms mock ${overheadDetail(o200slow, who)}` : '') + (o200.floor ? `; the commit alone (bare-pg floor) at 200 req/s: p50 ${f(o200.floor.p50)} ms, p99 ${f(o200.floor.p99)} ms` : ''),
       profile: dispatchProfile,
     });
     const ours500 = o500?.delta[who];
@@ -259,6 +261,22 @@ export function renderReport(r: RunResult): string {
         );
       }
       L.push('');
+      if (v.rates.some((x) => x.floor || x.ainfera?.pauses)) {
+        L.push(
+          `What the latency of one server process is made of, in the same rounds: the **bare-pg floor** (\`bench/floor-pg.ts\`, the statement a dispatch commits and nothing else, on a chain of its own, open loop at the same rate — the commit's own latency, fsync and the chain-head lock included) and the server's main-thread **pauses** while its rounds ran (V8 GC pauses from \`PerformanceObserver\`, event-loop delay from \`monitorEventLoopDelay\` at 5 ms resolution; medians of rounds, but max is the slowest single request of all rounds). A request's latency beyond the floor that is not in a pause was spent waiting outside the server's event loop — for a core, the mock or the database.`,
+          '',
+          '| rate | Ainfera p50 / p99 / max | bare-pg floor p50 / p99 / max | longest GC pause · GC per round | longest event-loop delay |',
+          '|---:|---|---|---|---:|',
+        );
+        for (const x of v.rates) {
+          const a = x.ainfera;
+          const pz = a?.pauses;
+          L.push(
+            `| ${x.rate}/s | ${a ? `${f(a.p50)} / ${f(a.p99)} / ${f(a.max)}` : '—'} | ${x.floor ? `${f(x.floor.p50)} / ${f(x.floor.p99)} / ${f(x.floor.max)}` : '—'} | ${pz ? `${f(pz.gcMaxMs)} ms · ${f(pz.gcTotalMs, 0)} ms` : '—'} | ${pz ? `${f(pz.loopDelayMaxMs)} ms` : '—'} |`,
+          );
+        }
+        L.push('');
+      }
     }
     const errs = r.overhead.variants.flatMap((v) => v.rates.flatMap((x) => [x.ainfera, x.cluster, x.portkey, x.direct])).filter((s): s is RoundSummary => !!s && s.errors > 0);
     if (errs.length) L.push(`Error samples: ${errs.map((s) => JSON.stringify(s.errorSamples)).join('; ').slice(0, 600)}`, '');

@@ -7,7 +7,9 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { freePort } from '../src/db/embedded.js';
+import { PLATFORM_DEFAULT_POLICY } from '../src/modules/routing/routing.service.js';
 import type { TenantKeys } from '../src/modules/tenancy/tenancy.service.js';
 import type { FloorJob } from './floor-pg.js';
 import type { HttpTarget, LoadJob } from './loadgen.js';
@@ -53,6 +55,22 @@ async function stopServerProcess(s: { child: ChildProcess; ipc: IpcChannel }, wa
 /** A load job's result plus the CPU each process spent while it ran. */
 export interface MeasuredLoad extends LoadResult {
   cpuMs: Record<string, number>;
+  /** The server's main-thread pauses during the job (bench/server.ts `pauses`), when asked for. */
+  pauses?: ServerPauses;
+}
+
+/** GC pauses (by kind) and event-loop delay of the server's main thread over one measured job. */
+export interface ServerPauses {
+  gc: Record<string, { count: number; totalMs: number; maxMs: number }>;
+  gcMaxMs: number;
+  loopDelay: { p50: number; p99: number; max: number };
+}
+
+/** `run` with the server recording its pauses around it; the job's result carries them. */
+export async function withPauses(server: ServerHandle, run: () => Promise<MeasuredLoad>): Promise<MeasuredLoad> {
+  await server.ipc.call('pauses', { action: 'start' });
+  const res = await run();
+  return { ...res, pauses: await server.ipc.call<ServerPauses>('pauses', { action: 'stop' }) };
 }
 
 export class Stack {
@@ -172,6 +190,21 @@ export class Stack {
   async load(job: LoadJob, processes: Record<string, number[]> = {}): Promise<MeasuredLoad> {
     const lg = this.ensureLoadgen();
     return this.measured(this.pidsFor(processes), () => lg.call<LoadResult>(job));
+  }
+
+  /**
+   * The bare-pg floor's jobs on a tenant of its own (each chain serializes on its head row), on the
+   * running server's database: the model a dispatch answers with, the platform default policy.
+   */
+  async floorJobs(label: string): Promise<{ chain: string; job: (rate: number, durationMs: number, timeoutMs: number) => FloorJob }> {
+    const server = this.server;
+    if (!server) throw new Error('floorJobs: start the server first (the floor writes to its database)');
+    const keys = await server.ipc.call<TenantKeys>('newTenant', { label });
+    const db = new pg.Client({ connectionString: server.dbUrl });
+    await db.connect();
+    const { rows } = await db.query<{ id: string }>(`/* benchModelId */ select id from model where slug = 'claude-haiku-4-5'`).finally(() => db.end());
+    const base = { dbUrl: server.dbUrl, tenantId: keys.tenantId, agentId: keys.agentId, modelId: rows[0].id, policyVersion: PLATFORM_DEFAULT_POLICY.policyVersion, poolSize: 10 };
+    return { chain: keys.tenantId, job: (rate, durationMs, timeoutMs) => ({ ...base, rate, durationMs, timeoutMs }) };
   }
 
   /** Run one open-loop job of the bare-pg floor transaction. */

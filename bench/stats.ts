@@ -31,6 +31,8 @@ export interface RoundSummary {
   sendLagP99: number | null;
   /** CPU ms per successful request, per process (median of rounds). */
   cpuMsPerRequest: Record<string, number>;
+  /** The server's main-thread pauses, when recorded (medians of rounds): longest GC pause, GC time per round, longest event-loop delay. */
+  pauses?: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number };
 }
 
 export function summarize(runs: MeasuredLoad[]): RoundSummary {
@@ -53,6 +55,15 @@ export function summarize(runs: MeasuredLoad[]): RoundSummary {
     errorSamples,
     sendLagP99: lags.length ? round(Math.max(...lags)) : null,
     cpuMsPerRequest,
+    ...(runs.every((r) => r.pauses)
+      ? {
+          pauses: {
+            gcMaxMs: round(median(runs.map((r) => r.pauses!.gcMaxMs))),
+            gcTotalMs: round(median(runs.map((r) => Object.values(r.pauses!.gc).reduce((t, k) => t + k.totalMs, 0)))),
+            loopDelayMaxMs: round(median(runs.map((r) => r.pauses!.loopDelay.max))),
+          },
+        }
+      : {}),
   };
 }
 

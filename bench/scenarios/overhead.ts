@@ -9,11 +9,11 @@
 import type { BenchConfig } from '../config.js';
 import type { HttpTarget } from '../loadgen.js';
 import { PORTKEY_VERSION, portkeyTarget } from '../peer-portkey.js';
-import { directTarget, dispatchBody, dispatchTarget, type MeasuredLoad, PROMPT, type ServerHandle, type Stack, sleep } from '../stack.js';
+import { directTarget, dispatchBody, dispatchTarget, type MeasuredLoad, PROMPT, type ServerHandle, type Stack, sleep, withPauses } from '../stack.js';
 import { pairedDelta, round, type RoundSummary, summarize } from '../stats.js';
 import type { TenantKeys } from '../../src/modules/tenancy/tenancy.service.js';
 
-type TargetName = 'direct' | 'ainfera' | 'cluster' | 'portkey';
+type TargetName = 'direct' | 'ainfera' | 'cluster' | 'portkey' | 'floor';
 
 export interface Saturation {
   /** The lower rate it could not keep up with, and what it served there (req/s). */
@@ -29,6 +29,11 @@ export interface OverheadAtRate {
   /** Ainfera with WEB_CONCURRENCY = `OverheadResult.clusterWorkers`. */
   cluster: RoundSummary | null;
   portkey: RoundSummary | null;
+  /**
+   * The bare-pg floor (bench/floor-pg.ts: the statement a dispatch commits, nothing else) at the
+   * same rate, in the same rounds — what the commit alone costs in latency; 0 ms variant only.
+   */
+  floor: RoundSummary | null;
   delta: Record<'ainfera' | 'cluster' | 'portkey', { p50: number; p99: number } | null>;
   /** Targets skipped at this rate in some round because they were saturated at a lower one. */
   saturated: Partial<Record<TargetName, Saturation>>;
@@ -58,19 +63,25 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
     const keys = await server.ipc.call<TenantKeys>('newTenant', { label: 'overhead' });
     const cluster = await stack.startCluster(cfg.cluster.workers);
     const clusterKeys = await server.ipc.call<TenantKeys>('newTenant', { label: 'overhead-cluster' });
-    const targets: Record<TargetName, { target: HttpTarget; procs: () => Record<string, number[]> } | null> = {
-      direct: { target: directTarget(mock), procs: () => ({ mock: [mock.child.pid!] }) },
-      ainfera: { target: dispatchTarget(server, keys.agentKey), procs: () => ({ server: [server.pid], postgres: stack.pgPids(), mock: [mock.child.pid!] }) },
-      cluster: { target: dispatchTarget(cluster, clusterKeys.agentKey), procs: () => ({ server: cluster.pids, postgres: stack.pgPids(), mock: [mock.child.pid!] }) },
-      portkey: portkey ? { target: portkeyTarget(portkey.origin, mock.anthropicBaseUrl, PROMPT), procs: () => ({ portkey: [portkey!.pid], mock: [mock.child.pid!] }) } : null,
+    const http = (target: HttpTarget, procs: () => Record<string, number[]>) => ({
+      run: (rate: number, durationMs: number) => stack.load({ mode: 'open', target, rate, durationMs, timeoutMs: 10_000, clients: cfg.clients }, procs()),
+      // Closed loop: warms up without building a backlog on a server slower than the rates below.
+      warm: () => stack.load({ mode: 'closed', target, concurrency: 8, durationMs: cfg.warmupMs, timeoutMs: 10_000, clients: cfg.clients }, procs()),
+    });
+    const ainfera = http(dispatchTarget(server, keys.agentKey), () => ({ server: [server.pid], postgres: stack.pgPids(), mock: [mock.child.pid!] }));
+    const targets: Record<TargetName, { run: (rate: number, durationMs: number) => Promise<MeasuredLoad>; warm: () => Promise<MeasuredLoad> } | null> = {
+      direct: http(directTarget(mock), () => ({ mock: [mock.child.pid!] })),
+      // The server's GC pauses and event-loop delay are recorded in its rounds: what its tail is made of.
+      ainfera: { ...ainfera, run: (rate, durationMs) => withPauses(server, () => ainfera.run(rate, durationMs)) },
+      cluster: http(dispatchTarget(cluster, clusterKeys.agentKey), () => ({ server: cluster.pids, postgres: stack.pgPids(), mock: [mock.child.pid!] })),
+      portkey: portkey ? http(portkeyTarget(portkey.origin, mock.anthropicBaseUrl, PROMPT), () => ({ portkey: [portkey!.pid], mock: [mock.child.pid!] })) : null,
+      floor: variant.mockLatencyMs === 0 ? await floorTarget(stack, cfg) : null,
     };
     const names = (Object.keys(targets) as TargetName[]).filter((n) => targets[n]);
 
     // Warm-up (JIT, connection pools on both sides), discarded. A peer that fails here is reported, not retried.
     for (const name of names) {
-      const t = targets[name]!;
-      // Closed loop: warms up without building a backlog on a server slower than the rates below.
-      const warm = await stack.load({ mode: 'closed', target: t.target, concurrency: 8, durationMs: cfg.warmupMs, timeoutMs: 10_000, clients: cfg.clients }, t.procs());
+      const warm = await targets[name]!.warm();
       log(`overhead ${variant.mockLatencyMs}ms warm-up ${name}: ok ${warm.ok}/${warm.sent}, ${warm.throughput.toFixed(0)} req/s, p50 ${warm.latency.p50.toFixed(2)} ms`);
       if (warm.ok === 0) {
         const why = Object.keys(warm.errorSamples)[0] ?? 'no successful request';
@@ -89,7 +100,7 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
     const runs: Record<number, Record<TargetName, (MeasuredLoad | null)[]>> = {};
     const skipped: Record<number, Partial<Record<TargetName, Saturation>>> = {};
     for (const rate of variant.rates) {
-      runs[rate] = { direct: [], ainfera: [], cluster: [], portkey: [] };
+      runs[rate] = { direct: [], ainfera: [], cluster: [], portkey: [], floor: [] };
       skipped[rate] = {};
     }
     for (let r = 0; r < cfg.rounds; r++) {
@@ -105,8 +116,7 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
             log(`overhead ${variant.mockLatencyMs}ms round ${r + 1} ${rate}/s ${name}: skipped (served ${sat.served.toFixed(0)} req/s of ${sat.rate}/s)`);
             continue;
           }
-          const t = targets[name]!;
-          const res = await stack.load({ mode: 'open', target: t.target, rate, durationMs: cfg.roundMs, timeoutMs: 10_000, clients: cfg.clients }, t.procs());
+          const res = await targets[name]!.run(rate, cfg.roundMs);
           runs[rate][name][r] = res;
           if (res.throughput < 0.9 * rate || res.errors > 0) saturated[name] = { rate, served: round(res.throughput, 1) };
           log(`overhead ${variant.mockLatencyMs}ms round ${r + 1} ${rate}/s ${name}: p50 ${res.latency.p50.toFixed(2)} p99 ${res.latency.p99.toFixed(2)} ms, ${res.throughput.toFixed(0)} req/s served, errors ${res.errors}`);
@@ -127,6 +137,7 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
         ainfera: sum('ainfera'),
         cluster: sum('cluster'),
         portkey: sum('portkey'),
+        floor: sum('floor'),
         delta: { ainfera: delta('ainfera'), cluster: delta('cluster'), portkey: delta('portkey') },
         saturated: skipped[rate],
       };
@@ -134,6 +145,12 @@ export async function runOverhead(stack: Stack, cfg: BenchConfig, log: (s: strin
     result.variants.push({ mockLatencyMs: variant.mockLatencyMs, rates });
   }
   return result;
+}
+
+/** The bare-pg floor as an overhead target: the dispatch's statement on a tenant of its own, at the same open-loop rates. */
+async function floorTarget(stack: Stack, cfg: BenchConfig) {
+  const { job } = await stack.floorJobs('overhead-floor');
+  return { run: (rate: number, durationMs: number) => stack.floorLoad(job(rate, durationMs, 10_000)), warm: () => stack.floorLoad(job(100, cfg.warmupMs, 10_000)) };
 }
 
 /** Three sequential dispatches with the ORM's query logger on: statements per dispatch. */

@@ -6,9 +6,7 @@
  * database. Each writes to one tenant's chain, so each serializes on its chain head; the chains
  * are verified afterwards, to show the floor did the same work.
  */
-import pg from 'pg';
 import type { TenantKeys } from '../../src/modules/tenancy/tenancy.service.js';
-import { PLATFORM_DEFAULT_POLICY } from '../../src/modules/routing/routing.service.js';
 import type { BenchConfig } from '../config.js';
 import { dispatchTarget, type MeasuredLoad, type Stack, sleep } from '../stack.js';
 import { median, round } from '../stats.js';
@@ -69,32 +67,17 @@ export async function runThroughput(stack: Stack, cfg: BenchConfig, log: (s: str
   const mock = await stack.mock(0);
   const server = await stack.startServer(mock);
   const keys = await server.ipc.call<TenantKeys>('newTenant', { label: 'throughput' });
-  const floorKeys = await server.ipc.call<TenantKeys>('newTenant', { label: 'floor' });
+  const floor = await stack.floorJobs('floor');
   const cluster = await stack.startCluster(cfg.cluster.workers);
   const clusterKeys = await server.ipc.call<TenantKeys>('newTenant', { label: 'throughput-cluster' });
-  const db = new pg.Client({ connectionString: server.dbUrl });
-  await db.connect();
-  const { rows } = await db.query<{ id: string }>(`/* benchModelId */ select id from model where slug = 'claude-haiku-4-5'`);
-  await db.end();
   const target = dispatchTarget(server, keys.agentKey);
   const procs = () => ({ server: [server.pid], postgres: stack.pgPids() });
   const clusterTarget = dispatchTarget(cluster, clusterKeys.agentKey);
   const clusterProcs = () => ({ server: cluster.pids, postgres: stack.pgPids() });
-  const floorJob = (rate: number, durationMs: number) => ({
-    dbUrl: server.dbUrl,
-    tenantId: floorKeys.tenantId,
-    agentId: floorKeys.agentId,
-    modelId: rows[0].id,
-    policyVersion: PLATFORM_DEFAULT_POLICY.policyVersion,
-    rate,
-    durationMs,
-    poolSize: 10,
-    timeoutMs: t.timeoutMs,
-  });
   const open = (rate: number) => ({ mode: 'open' as const, rate, durationMs: t.stepMs, timeoutMs: t.timeoutMs, drainMs: t.timeoutMs + 1000, clients: cfg.clients });
   const runServer = (rate: number) => stack.load({ ...open(rate), target }, procs());
   const runCluster = (rate: number) => stack.load({ ...open(rate), target: clusterTarget }, clusterProcs());
-  const runFloor = (rate: number) => stack.floorLoad(floorJob(rate, t.stepMs));
+  const runFloor = (rate: number) => stack.floorLoad(floor.job(rate, t.stepMs, t.timeoutMs));
   const settle = async () => {
     await stack.settle(60_000);
     await sleep(300);
@@ -102,7 +85,7 @@ export async function runThroughput(stack: Stack, cfg: BenchConfig, log: (s: str
 
   await stack.load({ mode: 'closed', target, concurrency: 8, durationMs: cfg.warmupMs, timeoutMs: 10_000, clients: cfg.clients }, procs());
   await stack.load({ mode: 'closed', target: clusterTarget, concurrency: 8, durationMs: cfg.warmupMs, timeoutMs: 10_000, clients: cfg.clients }, clusterProcs());
-  await stack.floorLoad(floorJob(t.startRate, cfg.warmupMs));
+  await stack.floorLoad(floor.job(t.startRate, cfg.warmupMs, t.timeoutMs));
   await settle();
 
   const searches: Record<'ainfera' | 'cluster' | 'floor', Search[]> = { ainfera: [], cluster: [], floor: [] };
@@ -114,7 +97,7 @@ export async function runThroughput(stack: Stack, cfg: BenchConfig, log: (s: str
   }
   await stack.settle(60_000);
   const verify = (chain: string) => server.ipc.call<{ valid: boolean; checked: number; reason: string | null }>('verifyChain', { chain });
-  const chains = { ainfera: await verify(keys.tenantId), cluster: await verify(clusterKeys.tenantId), floor: await verify(floorKeys.tenantId) };
+  const chains = { ainfera: await verify(keys.tenantId), cluster: await verify(clusterKeys.tenantId), floor: await verify(floor.chain) };
   const said = (c: { valid: boolean; checked: number }) => `${c.valid ? 'valid' : 'INVALID'} (${c.checked})`;
   log(`throughput: chains after the search: ours ${said(chains.ainfera)}, ours ×${cfg.cluster.workers} ${said(chains.cluster)}, floor ${said(chains.floor)}`);
   const max = (which: keyof typeof searches) => median(searches[which].map((s) => s.maxRate));
