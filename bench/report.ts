@@ -263,16 +263,16 @@ export function renderReport(r: RunResult): string {
       L.push('');
       if (v.rates.some((x) => x.floor || x.ainfera?.pauses)) {
         L.push(
-          `What the latency of one server process is made of, in the same rounds: the **bare-pg floor** (\`bench/floor-pg.ts\`, the statement a dispatch commits and nothing else, on a chain of its own, open loop at the same rate — the commit's own latency, fsync and the chain-head lock included) and the server's main-thread **pauses** while its rounds ran (V8 GC pauses from \`PerformanceObserver\`, event-loop delay from \`monitorEventLoopDelay\` at 5 ms resolution; medians of rounds, but max is the slowest single request of all rounds). A request's latency beyond the floor that is not in a pause was spent waiting outside the server's event loop — for a core, the mock or the database.`,
+          `What the latency of one server process is made of, in the same rounds: the **bare-pg floor** (\`bench/floor-pg.ts\`, the statement a dispatch commits and nothing else, on a chain of its own, open loop at the same rate — the commit's own latency, fsync and the chain-head lock included) and the server's main-thread **pauses** while its rounds ran (V8 GC pauses from \`PerformanceObserver\`, event-loop delay from \`monitorEventLoopDelay\` at 5 ms resolution, and the time the main thread was runnable but waited for a core, from the scheduler's \`/proc/<pid>/schedstat\`; medians of rounds, but max is the slowest single request of all rounds). The event-loop delay includes the waits for a core; latency beyond the floor that is in neither was spent outside the server — in the mock, the database or the load generator.`,
           '',
-          '| rate | Ainfera p50 / p99 / max | bare-pg floor p50 / p99 / max | longest GC pause · GC per round | longest event-loop delay |',
-          '|---:|---|---|---|---:|',
+          '| rate | Ainfera p50 / p99 / max | bare-pg floor p50 / p99 / max | longest GC pause · GC per round | longest event-loop delay | waiting for a core, per request |',
+          '|---:|---|---|---|---:|---:|',
         );
         for (const x of v.rates) {
           const a = x.ainfera;
           const pz = a?.pauses;
           L.push(
-            `| ${x.rate}/s | ${a ? `${f(a.p50)} / ${f(a.p99)} / ${f(a.max)}` : '—'} | ${x.floor ? `${f(x.floor.p50)} / ${f(x.floor.p99)} / ${f(x.floor.max)}` : '—'} | ${pz ? `${f(pz.gcMaxMs)} ms · ${f(pz.gcTotalMs, 0)} ms` : '—'} | ${pz ? `${f(pz.loopDelayMaxMs)} ms` : '—'} |`,
+            `| ${x.rate}/s | ${a ? `${f(a.p50)} / ${f(a.p99)} / ${f(a.max)}` : '—'} | ${x.floor ? `${f(x.floor.p50)} / ${f(x.floor.p99)} / ${f(x.floor.max)}` : '—'} | ${pz ? `${f(pz.gcMaxMs)} ms · ${f(pz.gcTotalMs, 0)} ms` : '—'} | ${pz ? `${f(pz.loopDelayMaxMs)} ms` : '—'} | ${pz && Number.isFinite(pz.runQueueWaitMsPerRequest) ? `${f(pz.runQueueWaitMsPerRequest, 3)} ms` : '—'} |`,
           );
         }
         L.push('');

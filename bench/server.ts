@@ -12,6 +12,7 @@
  * Its stdout/stderr (pino logs, the ORM's query lines are NOT printed) go to a log file.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { constants as perfConstants, type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -40,18 +41,28 @@ const orm = app.deps.orm;
 let session: Session | null = null;
 let tenantSeq = 0;
 
-// Pauses of the main thread during a measured window: V8's GC pauses (by kind) and the event
-// loop's delay — what a latency tail made of stalls, not saturation, is made of.
+// Pauses of the main thread during a measured window: V8's GC pauses (by kind), the event loop's
+// delay, and the time it was runnable but waited for a core — what a latency tail made of stalls,
+// not saturation, is made of.
 const GC_KIND: Record<number, string> = {
   [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
   [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
   [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
   [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
 };
-let pauses: { gc: { kind: string; ms: number }[]; observer: PerformanceObserver; loop: IntervalHistogram } | null = null;
+let pauses: { gc: { kind: string; ms: number }[]; observer: PerformanceObserver; loop: IntervalHistogram; waitNs: number } | null = null;
+
+/** Time the main thread has spent runnable but waiting for a core (/proc/self/schedstat, field 2), ns; 0 where the kernel does not say. */
+function runQueueWaitNs(): number {
+  try {
+    return Number(fs.readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) || 0;
+  } catch {
+    return 0;
+  }
+}
 function pausesReport() {
   if (!pauses) throw new Error('pauses not started');
-  const { gc, observer, loop } = pauses;
+  const { gc, observer, loop, waitNs } = pauses;
   observer.disconnect();
   loop.disable();
   pauses = null;
@@ -63,7 +74,7 @@ function pausesReport() {
     k.maxMs = Math.max(k.maxMs, p.ms);
   }
   const ms = (ns: number) => ns / 1e6;
-  return { gc: byKind, gcMaxMs: Math.max(0, ...gc.map((p) => p.ms)), loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) } };
+  return { gc: byKind, gcMaxMs: Math.max(0, ...gc.map((p) => p.ms)), loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, runQueueWaitMs: ms(runQueueWaitNs() - waitNs) };
 }
 
 type Msg = { id: number; cmd: string; [k: string]: unknown };
@@ -119,7 +130,7 @@ async function handle(msg: Msg): Promise<unknown> {
         observer.observe({ entryTypes: ['gc'] });
         const loop = monitorEventLoopDelay({ resolution: 5 });
         loop.enable();
-        pauses = { gc, observer, loop };
+        pauses = { gc, observer, loop, waitNs: runQueueWaitNs() };
         return null;
       }
       return pausesReport();

@@ -64,6 +64,8 @@ export interface ServerPauses {
   gc: Record<string, { count: number; totalMs: number; maxMs: number }>;
   gcMaxMs: number;
   loopDelay: { p50: number; p99: number; max: number };
+  /** The main thread's time runnable but waiting for a core (the scheduler's run queue), ms. */
+  runQueueWaitMs: number;
 }
 
 /** `run` with the server recording its pauses around it; the job's result carries them. */

@@ -32,7 +32,7 @@ export interface RoundSummary {
   /** CPU ms per successful request, per process (median of rounds). */
   cpuMsPerRequest: Record<string, number>;
   /** The server's main-thread pauses, when recorded (medians of rounds): longest GC pause, GC time per round, longest event-loop delay. */
-  pauses?: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number };
+  pauses?: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number; runQueueWaitMsPerRequest: number };
 }
 
 export function summarize(runs: MeasuredLoad[]): RoundSummary {
@@ -61,6 +61,7 @@ export function summarize(runs: MeasuredLoad[]): RoundSummary {
             gcMaxMs: round(median(runs.map((r) => r.pauses!.gcMaxMs))),
             gcTotalMs: round(median(runs.map((r) => Object.values(r.pauses!.gc).reduce((t, k) => t + k.totalMs, 0)))),
             loopDelayMaxMs: round(median(runs.map((r) => r.pauses!.loopDelay.max))),
+            runQueueWaitMsPerRequest: round(median(runs.map((r) => (r.ok ? r.pauses!.runQueueWaitMs / r.ok : NaN))), 3),
           },
         }
       : {}),
