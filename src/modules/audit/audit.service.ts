@@ -97,7 +97,12 @@ export async function* streamEvents(em: EntityManager, chain: string, batch = 50
 
 /** Below this many events one pass in process is quicker than handing ranges to worker threads. */
 const PARALLEL_FROM = 20_000;
-const WORKERS = Math.max(2, Math.min(4, availableParallelism()));
+/**
+ * Two threads per core (2 to 8): each alternates between waiting for its connection's next rows and
+ * hashing them, so one per core leaves the cores idle while PostgreSQL sends. On the 2-core
+ * benchmark machine, 4 threads verified 116k–158k events/s where 2 did 107k–128k (bench/NOTES.md).
+ */
+const WORKERS = Math.min(8, Math.max(2, 2 * availableParallelism()));
 
 /**
  * The chain's events, verified in one pass on a pool connection, or — for a long chain — cut by
