@@ -141,7 +141,7 @@ export function evaluateTargets(r: RunResult): Target[] {
     id: 'chain',
     text: 'Chain verification ≥ 100k events/s',
     met: c ? c.verify.valid && c.verify.eventsPerSec >= 100_000 : null,
-    detail: c ? `${f(c.verify.eventsPerSec, 0)} events/s over ${c.verify.checked} events (${c.verify.valid ? 'valid' : 'INVALID'})` : 'not measured',
+    detail: c ? `${f(c.verify.eventsPerSec, 0)} events/s over ${c.verify.checked} events (${c.verify.valid ? 'valid' : 'INVALID'})${c.verify.cpuUsPerEvent ? `; CPU per event: server ${f(c.verify.cpuUsPerEvent.server, 1)} µs (its verifier threads), PostgreSQL ${f(c.verify.cpuUsPerEvent.postgres, 1)} µs` : ''}` : 'not measured',
     profile: c?.profile ?? null,
   });
   const m = r.memory;
@@ -329,7 +329,7 @@ export function renderReport(r: RunResult): string {
   if (r.chain) {
     const c = r.chain;
     L.push(
-      `Chain of ${c.events} valid events (sealed with the server's envelope code in ${c.seed.sealMs} ms, inserted in ${c.seed.insertMs} ms). \`verifyChain\` in the server process (streams the chain from PostgreSQL in batches and recomputes every hash): runs ${c.verify.runsMs.join(', ')} ms → **${f(c.verify.eventsPerSec, 0)} events/s** (median), ${c.verify.valid ? 'valid' : 'INVALID'}, ${c.verify.checked} checked. Through GraphQL \`auditChain { verify }\`: ${c.graphql.error ? `error ${c.graphql.error}` : `${c.graphql.ms} ms, ${f(c.graphql.eventsPerSec, 0)} events/s, valid = ${c.graphql.valid}`}.`,
+      `Chain of ${c.events} valid events (sealed with the server's envelope code in ${c.seed.sealMs} ms, inserted in ${c.seed.insertMs} ms). \`verifyChain\` in the server process (streams the chain from PostgreSQL in batches and recomputes every hash): runs ${c.verify.runsMs.join(', ')} ms → **${f(c.verify.eventsPerSec, 0)} events/s** (median), ${c.verify.valid ? 'valid' : 'INVALID'}, ${c.verify.checked} checked. Through GraphQL \`auditChain { verify }\`: ${c.graphql.error ? `error ${c.graphql.error}` : `${c.graphql.ms} ms, ${f(c.graphql.eventsPerSec, 0)} events/s, valid = ${c.graphql.valid}`}.${c.verify.cpuUsPerEvent ? ` CPU per event (medians of runs, utime + stime): the server process ${f(c.verify.cpuUsPerEvent.server, 1)} µs — nearly all of it in its verifier threads, each on its own connection, so the main thread's profile (under the target, when not met) is nearly empty — and PostgreSQL ${f(c.verify.cpuUsPerEvent.postgres, 1)} µs; at 100k events/s their sum must stay under 20 µs on two cores.` : ''}`,
       '',
     );
   }
