@@ -248,6 +248,13 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
+/** `run`, and the CPU ms each named set of processes spent while it ran. */
+export async function cpuDuring<T>(pids: Record<string, number[]>, run: () => Promise<T>): Promise<{ result: T; cpuMs: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, cpuMsOf(v)]));
+  const result = await run();
+  return { result, cpuMs: Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, cpuMsOf(v) - before[k]])) };
+}
+
 /** Summed CPU ms of a set of processes (those that exited meanwhile count as 0). */
 export function cpuMsOf(pids: number[]): number {
   let total = 0;

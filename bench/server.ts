@@ -21,6 +21,7 @@ import { createLogger } from '../src/logger.js';
 import { verifyChain } from '../src/modules/audit/audit.service.js';
 import { createTenant } from '../src/modules/tenancy/tenancy.service.js';
 import { benchServerEnv } from './server-env.js';
+import type { ServerPauses } from './stack.js';
 
 // The ORM's query logger: off until asked (formatting every statement costs CPU), then counted.
 // MikroORM prints `[query] <sql> [took N ms, …]` with ANSI colours.
@@ -60,7 +61,7 @@ function runQueueWaitNs(): number {
     return 0;
   }
 }
-function pausesReport() {
+function pausesReport(): ServerPauses {
   if (!pauses) throw new Error('pauses not started');
   const { gc, observer, loop, waitNs } = pauses;
   observer.disconnect();

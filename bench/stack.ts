@@ -14,7 +14,7 @@ import type { TenantKeys } from '../src/modules/tenancy/tenancy.service.js';
 import type { FloorJob } from './floor-pg.js';
 import type { HttpTarget, LoadJob } from './loadgen.js';
 import type { LoadResult } from './openloop.js';
-import { cpuMsOf, descendants, firstJsonLine, IpcChannel, ipcMessage, LineChannel, spawnCompiled, stopChild, waitExit } from './proc.js';
+import { cpuDuring, cpuMsOf, descendants, firstJsonLine, IpcChannel, ipcMessage, LineChannel, spawnCompiled, stopChild, waitExit } from './proc.js';
 
 export interface Mock {
   latencyMs: number;
@@ -181,11 +181,9 @@ export class Stack {
   }
 
   private async measured(pids: Record<string, number[]>, run: () => Promise<LoadResult>): Promise<MeasuredLoad> {
-    const before = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, cpuMsOf(v)]));
-    const result = await run();
+    const { result, cpuMs } = await cpuDuring(pids, run);
     if ((result as { fatal?: string }).fatal) throw new Error((result as unknown as { fatal: string }).fatal);
-    const cpuMs = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, Math.round(cpuMsOf(v) - before[k])]));
-    return { ...result, cpuMs };
+    return { ...result, cpuMs: Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, Math.round(v)])) };
   }
 
   /** Run one load job against an HTTP target; `processes` names the pids whose CPU to report. */

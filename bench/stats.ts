@@ -31,7 +31,7 @@ export interface RoundSummary {
   sendLagP99: number | null;
   /** CPU ms per successful request, per process (median of rounds). */
   cpuMsPerRequest: Record<string, number>;
-  /** The server's main-thread pauses, when recorded (medians of rounds): longest GC pause, GC time per round, longest event-loop delay. */
+  /** The server's main-thread pauses, when recorded (medians of rounds): longest GC pause, GC time per round, longest event-loop delay, run-queue wait per request. */
   pauses?: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number; runQueueWaitMsPerRequest: number };
 }
 

@@ -9,7 +9,7 @@ import type { TenantKeys } from '../../src/modules/tenancy/tenancy.service.js';
 import { seedChain } from '../chain.js';
 import type { BenchConfig } from '../config.js';
 import type { ProfileSummary } from '../profile.js';
-import { cpuMsOf } from '../proc.js';
+import { cpuDuring } from '../proc.js';
 import type { Stack } from '../stack.js';
 import { median, round } from '../stats.js';
 import { profiled } from './profiled.js';
@@ -37,10 +37,10 @@ export async function runChain(stack: Stack, cfg: BenchConfig, log: (s: string) 
   let last: { valid: boolean; checked: number; reason: string | null } = { valid: false, checked: 0, reason: null };
   for (let r = 0; r < Math.max(cfg.rounds, 2); r++) {
     // CPU of the server process (its verifier threads included) and of PostgreSQL, per event: where the time goes.
-    const pgPids = stack.pgPids();
-    const before = { server: cpuMsOf([server.pid]), postgres: cpuMsOf(pgPids) };
-    const res = await server.ipc.call<{ valid: boolean; checked: number; reason: string | null; ms: number }>('verifyChain', { chain: keys.tenantId });
-    cpu.push({ server: ((cpuMsOf([server.pid]) - before.server) * 1000) / res.checked, postgres: ((cpuMsOf(pgPids) - before.postgres) * 1000) / res.checked });
+    const { result: res, cpuMs } = await cpuDuring({ server: [server.pid], postgres: stack.pgPids() }, () =>
+      server.ipc.call<{ valid: boolean; checked: number; reason: string | null; ms: number }>('verifyChain', { chain: keys.tenantId }),
+    );
+    cpu.push({ server: (cpuMs.server * 1000) / res.checked, postgres: (cpuMs.postgres * 1000) / res.checked });
     runsMs.push(res.ms);
     last = res;
     log(`chain: verify round ${r + 1}: ${res.valid ? 'valid' : `INVALID (${res.reason})`}, ${res.checked} events in ${res.ms.toFixed(0)} ms`);

@@ -112,8 +112,8 @@ function v1Text(e: AuditEnvelope): string | null {
 export function eventHashOfText(e: StoredEventText): string {
   const text = e.payloadText;
   if (e.v === 1 && text.charCodeAt(0) === 0x7b /* { */ && plainV1Header(e) && isJcsText(text)) return sha256Hex(v1Envelope(e, text));
-  const { payloadText, hash, ...header } = e;
-  return eventHash({ ...header, payload: JSON.parse(payloadText) as Record<string, unknown> });
+  // eventHash takes its fields one by one, so payloadText and hash never reach the hashed object.
+  return eventHash({ ...e, payload: JSON.parse(text) as Record<string, unknown> });
 }
 
 /**
