@@ -6,6 +6,8 @@ import type { Env } from './config/env.js';
 import type { AppDeps } from './context.js';
 import { type Database, openDatabase } from './db/database.js';
 import { initOrm, migrateUp, type Orm } from './db/orm.js';
+import { poolConnections } from './db/sql.js';
+import { ChainWriter } from './modules/audit/chain-writer.js';
 import { loadSigner } from './modules/audit/signing.js';
 import { CatalogSnapshot, upsertCatalog } from './modules/catalog/catalog.js';
 import { AnthropicClassifier, type Classifier, noClassifier } from './modules/routing/classifier.js';
@@ -96,7 +98,11 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
     const metrics = createMetrics({ pool: () => orm.em.getConnection().getKnex().client.pool as PoolStats | undefined });
     const keys = new ApiKeyCache(listener, env.apiKeyCacheTtlMs);
     if (env.apiKeyCacheTtlMs > 0) await listener.start();
-    const deps: AppDeps = { env, orm, providers, classifier, catalog, logger, signer, metrics, policies: new PolicyCache(), keys };
+    const chains = new ChainWriter(poolConnections(orm.em), {
+      onWrite: (appends) => metrics.chainCommitAppends.observe(appends),
+      onStatement: (query, took, results) => orm.config.getLogger().logQuery({ query, took: Math.round(took), results, level: 'info' }),
+    });
+    const deps: AppDeps = { env, orm, providers, classifier, catalog, logger, signer, metrics, policies: new PolicyCache(), keys, chains };
     const server = await createServer(deps, { extraRoutes: (req, res) => graphiqlRoutes(req, res, { endpoint: '/graphql' }) });
     await new Promise<void>((resolve, reject) => {
       server.http.once('error', reject);

@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Env } from './config/env.js';
 import type { Orm } from './db/orm.js';
+import type { ChainWriter } from './modules/audit/chain-writer.js';
 import type { AuditSigner } from './modules/audit/signing.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { CatalogSnapshot } from './modules/catalog/catalog.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   signer: AuditSigner;
   policies: PolicyCache;
   keys: ApiKeyCache;
+  /** Appends to the audit chains, with one write in flight per chain (group commit). */
+  chains: ChainWriter;
 }
 
 /** What the HTTP layer knows of a request before GraphQL runs it (also for requests that fail before any resolver). */

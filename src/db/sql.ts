@@ -1,8 +1,22 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
-interface PgClient {
-  query(config: { name?: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+/** A statement as node-postgres takes it: named (prepared once per connection) or not, with bind values. */
+export interface Statement {
+  name?: string;
+  text: string;
+  values: unknown[];
+}
+
+/** What we use of a node-postgres client (a pg.Client, a pool's client, or a knex connection). */
+export interface PgClient {
+  query(statement: Statement | string): Promise<{ rows: unknown[] }>;
+}
+
+/** Where connections come from. `release` gets the error that broke a connection, so the pool can drop it. */
+export interface ConnectionSource<C extends PgClient = PgClient> {
+  acquire(): Promise<C>;
+  release(connection: C, broken?: Error): Promise<void> | void;
 }
 interface KnexClient {
   acquireConnection(): Promise<PgClient>;
@@ -63,13 +77,28 @@ export function prepared(sql: string): { name?: string; text: string } {
   return s;
 }
 
+/**
+ * The ORM's own pool as a ChainWriter's connection source. A connection released as broken is
+ * marked the way knex marks one whose socket failed, so the pool drops it instead of reusing it.
+ */
+export function poolConnections(em: EntityManager): ConnectionSource<PgClient> {
+  const client = () => em.getConnection().getKnex().client as unknown as KnexClient;
+  return {
+    acquire: () => client().acquireConnection(),
+    release(connection, broken) {
+      if (broken) (connection as PgClient & { __knex__disposed?: Error }).__knex__disposed = broken;
+      return client().releaseConnection(connection);
+    },
+  };
+}
+
 /** A connection of the ORM's own pool for `fn` (e.g. a streaming statement, which query() would buffer whole), always given back. */
 export async function withPoolConnection<T, C = PgClient>(em: EntityManager, fn: (connection: C) => Promise<T>): Promise<T> {
-  const client = em.getConnection().getKnex().client as unknown as KnexClient;
-  const connection = await client.acquireConnection();
+  const pool = poolConnections(em);
+  const connection = await pool.acquire();
   try {
     return await fn(connection as unknown as C);
   } finally {
-    await client.releaseConnection(connection);
+    await pool.release(connection);
   }
 }

@@ -59,8 +59,15 @@ export function createMetrics(opts: { pool?: () => PoolStats | null | undefined 
 
     chainAppendDuration: new Histogram({
       name: 'ainfera_audit_chain_append_duration_seconds',
-      help: 'Time to append one event to a tenant audit chain (head lock, hash, insert), inside the writing transaction.',
+      help: "Time to append one event to a tenant audit chain (head lock, hash, insert, commit), including the wait for its chain's group commit.",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+
+    chainCommitAppends: new Histogram({
+      name: 'ainfera_audit_chain_commit_appends',
+      help: 'Audit events per commit: appends to one chain that queued during a write are committed together (ChainWriter).',
+      buckets: [1, 2, 4, 8, 16, 32],
       registers,
     }),
 

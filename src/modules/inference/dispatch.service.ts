@@ -92,7 +92,7 @@ async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise
     };
     await callProviders(ctx, outcome, candidates, deadline);
     outcome.latencyMs = Math.round(performance.now() - started);
-    const inference = await persistDispatch(em, outcome, claimed, deps.metrics);
+    const inference = await persistDispatch(deps.chains, outcome, claimed, deps.metrics);
     if (inference.status === InferenceStatus.FAILED) throw upstreamUnavailable(inference);
     return { inference, replayed: false };
   } catch (err) {

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query } from '../../db/sql.js';
+import { prepared, query } from '../../db/sql.js';
+import type { ChainWriter } from '../audit/chain-writer.js';
 import { AppError, ErrorCode } from '../../shared/errors.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { appendWithRow, type RowCte } from '../audit/audit.service.js';
@@ -117,10 +118,11 @@ function inferenceRow(inf: InferenceRecord, o: DispatchOutcome, claimed: boolean
 
 /**
  * The inference row (all four §16 fields) and its audit event are written by ONE statement
- * (appendWithRow), so they commit together or not at all, in a single round trip. A claimed
- * idempotency key turns its pending row into the final one.
+ * (appendWithRow), so they commit together or not at all. The tenant's ChainWriter sends it, alone
+ * or in one transaction with the appends that queued beside it. A claimed idempotency key turns
+ * its pending row into the final one.
  */
-export async function persistDispatch(em: EntityManager, o: DispatchOutcome, claimed: boolean, metrics?: Metrics): Promise<InferenceRecord> {
+export async function persistDispatch(chains: ChainWriter, o: DispatchOutcome, claimed: boolean, metrics?: Metrics): Promise<InferenceRecord> {
   const inf = buildRecord(o);
   const { sql, params } = appendWithRow(inferenceRow(inf, o, claimed), {
     chain: o.tenantId,
@@ -129,7 +131,7 @@ export async function persistDispatch(em: EntityManager, o: DispatchOutcome, cla
     payload: auditPayload(o, inf),
   });
   const appended = metrics?.chainAppendDuration.startTimer();
-  const rows = await query<{ seq: number }>(em, sql, params);
+  const rows = await chains.append(o.tenantId, { ...prepared(sql), values: params });
   appended?.();
   if (rows.length !== 1) throw new AppError(ErrorCode.IDEMPOTENCY_IN_PROGRESS, 'Another request took over this idempotency key; retry to read its result.', { retryable: true });
   return inf;

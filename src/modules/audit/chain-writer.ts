@@ -1,0 +1,134 @@
+/**
+ * Group commit per audit chain. An append locks its chain's head row until it commits, so appends
+ * to one chain serialize on that lock; one at a time, each also waits for its own fsync, and a
+ * burst becomes a queue of commits (the convoy behind the p99 of bench/RESULTS.md).
+ *
+ * A ChainWriter keeps at most one write in flight per chain in this process. Appends that arrive
+ * while it runs wait, and the next write takes all of them (up to `maxBatch`) in ONE transaction:
+ * their statements in arrival order, then one COMMIT and one fsync. A lone append runs as before,
+ * one statement in autocommit.
+ *
+ * Every statement stays atomic on its own (a row and its audit event), and a batch never leaves
+ * half of itself behind:
+ * - a statement fails → the transaction is rolled back, nothing of the batch is written, and each
+ *   append is retried alone, so only the failing one fails;
+ * - COMMIT fails → the outcome is unknown (the connection may have died after the commit), so no
+ *   append is retried and each gets the error, exactly as a lone statement losing its connection.
+ *
+ * The class knows statements and connections only; src/db/sql.ts gives it the ORM's pool, and the
+ * benchmark's floor gives it a bare `pg` pool, so both write the same transactions.
+ */
+import type { ConnectionSource, PgClient, Statement } from '../../db/sql.js';
+
+export interface ChainWriterOptions {
+  /** The most appends one transaction takes. */
+  maxBatch?: number;
+  /** Called after each write with the number of appends it committed together (1 for a lone or retried append). */
+  onWrite?: (appends: number) => void;
+  /** Called for each statement sent, as the ORM's query logger is. */
+  onStatement?: (text: string, tookMs: number, rows: number) => void;
+}
+
+interface Pending {
+  statement: Statement;
+  resolve(rows: unknown[]): void;
+  reject(err: unknown): void;
+}
+
+export class ChainWriter<C extends PgClient = PgClient> {
+  /** Chains with a write in flight, each with the appends waiting for the next write. */
+  private readonly waiting = new Map<string, Pending[]>();
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly connections: ConnectionSource<C>,
+    private readonly options: ChainWriterOptions = {},
+  ) {
+    this.maxBatch = Math.max(1, options.maxBatch ?? 32);
+  }
+
+  /** Run `statement` (one chain append) in a transaction with the appends to `chain` that queue beside it; resolves to its rows. */
+  append(chain: string, statement: Statement): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { statement, resolve, reject };
+      const queue = this.waiting.get(chain);
+      if (queue) {
+        queue.push(pending);
+        return;
+      }
+      this.waiting.set(chain, [pending]);
+      void this.drain(chain);
+    });
+  }
+
+  /** Write the chain's queue, a batch at a time, until nothing is waiting; then the chain is idle. */
+  private async drain(chain: string): Promise<void> {
+    const queue = this.waiting.get(chain)!;
+    while (queue.length > 0) {
+      const batch = queue.splice(0, this.maxBatch);
+      // write() settles every append itself; this only guards against a pool that throws on release.
+      await this.write(batch).catch((err: unknown) => batch.forEach((p) => p.reject(err)));
+    }
+    this.waiting.delete(chain);
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) return this.writeAlone(batch[0]);
+    let connection: C;
+    try {
+      connection = await this.connections.acquire();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    const results: unknown[][] = [];
+    try {
+      await this.send(connection, 'begin');
+      for (const p of batch) results.push(await this.send(connection, p.statement));
+    } catch (err) {
+      // Nothing of the batch is committed: roll back and let each append run alone.
+      const rollbackFailed = await this.send(connection, 'rollback').then(() => undefined, (e: Error) => e);
+      await this.connections.release(connection, rollbackFailed);
+      for (const p of batch) await this.writeAlone(p);
+      return;
+    }
+    try {
+      await this.send(connection, 'commit');
+    } catch (err) {
+      // Its state is unknown: drop the connection rather than reuse it.
+      await this.connections.release(connection, err as Error);
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    await this.connections.release(connection);
+    this.options.onWrite?.(batch.length);
+    batch.forEach((p, i) => p.resolve(results[i]));
+  }
+
+  /** One append, one statement in autocommit. */
+  private async writeAlone(p: Pending): Promise<void> {
+    let connection: C;
+    try {
+      connection = await this.connections.acquire();
+    } catch (err) {
+      return p.reject(err);
+    }
+    try {
+      const rows = await this.send(connection, p.statement);
+      await this.connections.release(connection);
+      this.options.onWrite?.(1);
+      p.resolve(rows);
+    } catch (err) {
+      // An SQL error leaves the connection usable; one that broke it, the pool notices itself.
+      await this.connections.release(connection);
+      p.reject(err);
+    }
+  }
+
+  private async send(connection: C, statement: Statement | string): Promise<unknown[]> {
+    const started = performance.now();
+    const { rows } = await connection.query(statement);
+    this.options.onStatement?.(typeof statement === 'string' ? statement : statement.text, performance.now() - started, rows.length);
+    return rows;
+  }
+}
