@@ -2,22 +2,25 @@
  * The database floor for a dispatch: a bare `pg` script writing what persistDispatch writes
  * (src/modules/inference/inference.repository.ts), under the same open-loop load as the server.
  *
- * The server persists a dispatch with ONE statement, in autocommit: a `row` CTE inserting the
- * finished inference (all four §16 fields), the chain-head upsert that locks the tenant's chain
- * and finishes the envelope's SHA-256 in SQL, and the audit_event insert. The chain part is
- * built here by the server's own `appendWithRow` (src/modules/audit/audit.service.ts), so it
- * follows the server; the `row` CTE mirrors `inferenceRow()` (same columns, same casts). The
- * statement goes out as a named prepared statement with bind parameters, as the server's query()
- * sends it, on a plain pg pool of the server's pool size (10): no HTTP, no GraphQL, no provider
- * call, no ORM.
+ * The server persists a dispatch with ONE statement: a `row` CTE inserting the finished inference
+ * (all four §16 fields), the chain-head upsert that locks the tenant's chain and finishes the
+ * envelope's SHA-256 in SQL, and the audit_event insert. Its ChainWriter sends it alone in
+ * autocommit, or — when appends queued while the chain's previous write ran — in one transaction
+ * with them (group commit). The chain part is built here by the server's own `appendWithRow`
+ * (src/modules/audit/audit.service.ts) and sent through the server's own ChainWriter
+ * (src/modules/audit/chain-writer.ts), so both follow the server; the `row` CTE mirrors
+ * `inferenceRow()` (same columns, same casts). The statement goes out as a named prepared
+ * statement with bind parameters, as the server sends it, on the same kind of pool the server's
+ * ChainWriter has (pipelinedPool, src/db/sql.ts): no HTTP, no GraphQL, no provider call, no ORM.
  *
  *   node dist/bench/floor-pg.js '<job JSON>'   (or jobs on stdin, one per line)
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { appendWithRow, type RowCte } from '../src/modules/audit/audit.service.js';
+import { ChainWriter } from '../src/modules/audit/chain-writer.js';
 import { formatOccurredAt } from '../src/modules/audit/envelope.js';
-import { prepared } from '../src/db/sql.js';
+import { pipelinedPool, prepared } from '../src/db/sql.js';
 import { sha256Hex } from '../src/shared/hashing.js';
 import { type LoadResult, runOpenLoop, serveJobs } from './openloop.js';
 
@@ -92,19 +95,21 @@ function statementFor(job: FloorJob, n: number): { text: string; values: unknown
 
 let statement: ReturnType<typeof prepared> | undefined;
 
-const pools = new Map<string, pg.Pool>();
+/** One pool, and the ChainWriter over it, per database and pool size. */
+const writers = new Map<string, ChainWriter<pg.PoolClient>>();
 
 export async function runFloor(job: FloorJob): Promise<LoadResult> {
   const size = job.poolSize ?? 10;
   const key = `${job.dbUrl}#${size}`;
-  let pool = pools.get(key);
-  if (!pool) {
-    pool = new pg.Pool({ connectionString: job.dbUrl, max: size });
-    pools.set(key, pool);
+  let writer = writers.get(key);
+  if (!writer) {
+    // The server's kind of pool: pipelining connections. An idle one ended by the database (stopped after a scenario) is dropped and logged.
+    writer = new ChainWriter(pipelinedPool(job.dbUrl, { max: size, onIdleError: (err) => console.error(`pg floor: idle connection lost: ${err.message}`) }));
+    writers.set(key, writer);
   }
-  const p = pool;
+  const w = writer;
   const op = async (n: number): Promise<string | null> => {
-    const { rows } = await p.query(statementFor(job, n));
+    const rows = await w.append(job.tenantId, statementFor(job, n));
     return rows.length === 1 ? null : `expected one appended event, got ${rows.length}`;
   };
   return runOpenLoop({ rate: job.rate, durationMs: job.durationMs, drainMs: job.timeoutMs ?? 10_000 }, op);

@@ -108,10 +108,17 @@ export class LineChannel {
         p.reject(new Error(`${what}: unreadable output ${line.slice(0, 200)}`));
       }
     });
-    child.once('exit', (code) => this.pending?.reject(new Error(`${what} exited with ${String(code)}`)));
+    child.once('exit', (code) => {
+      this.exited = `${what} exited with ${String(code)}`;
+      this.pending?.reject(new Error(this.exited));
+    });
   }
 
+  /** Why the child is gone, once it is: a job sent after that would wait forever. */
+  exited: string | null = null;
+
   call<T>(job: unknown): Promise<T> {
+    if (this.exited) return Promise.reject(new Error(`${this.exited} (see its log)`));
     if (this.pending) throw new Error(`${this.what}: one job at a time`);
     return new Promise<T>((resolve, reject) => {
       this.pending = { resolve: resolve as (v: unknown) => void, reject };

@@ -51,7 +51,16 @@ const GC_KIND: Record<number, string> = {
   [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
   [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
 };
-let pauses: { gc: { kind: string; ms: number }[]; observer: PerformanceObserver; loop: IntervalHistogram; waitNs: number } | null = null;
+let pauses: { gc: { kind: string; ms: number }[]; observer: PerformanceObserver; loop: IntervalHistogram; waitNs: number; writes: ChainWrites } | null = null;
+
+type ChainWrites = ServerPauses['chainWrites'];
+
+/** Appends and commits so far, from the ChainWriter's histogram (its sum counts appends, its count commits). */
+async function chainWrites(): Promise<ChainWrites> {
+  const { values } = await app.deps.metrics.chainCommitAppends.get();
+  const of = (suffix: string) => values.find((v) => v.metricName === `ainfera_audit_chain_commit_appends_${suffix}`)?.value ?? 0;
+  return { appends: of('sum'), commits: of('count') };
+}
 
 /** Time the main thread has spent runnable but waiting for a core (/proc/self/schedstat, field 2), ns; 0 where the kernel does not say. */
 function runQueueWaitNs(): number {
@@ -61,9 +70,9 @@ function runQueueWaitNs(): number {
     return 0;
   }
 }
-function pausesReport(): ServerPauses {
+async function pausesReport(): Promise<ServerPauses> {
   if (!pauses) throw new Error('pauses not started');
-  const { gc, observer, loop, waitNs } = pauses;
+  const { gc, observer, loop, waitNs, writes } = pauses;
   observer.disconnect();
   loop.disable();
   pauses = null;
@@ -75,7 +84,8 @@ function pausesReport(): ServerPauses {
     k.maxMs = Math.max(k.maxMs, p.ms);
   }
   const ms = (ns: number) => ns / 1e6;
-  return { gc: byKind, gcMaxMs: Math.max(0, ...gc.map((p) => p.ms)), loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, runQueueWaitMs: ms(runQueueWaitNs() - waitNs) };
+  const now = await chainWrites();
+  return { gc: byKind, gcMaxMs: Math.max(0, ...gc.map((p) => p.ms)), loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, runQueueWaitMs: ms(runQueueWaitNs() - waitNs), chainWrites: { appends: now.appends - writes.appends, commits: now.commits - writes.commits } };
 }
 
 type Msg = { id: number; cmd: string; [k: string]: unknown };
@@ -123,7 +133,7 @@ async function handle(msg: Msg): Promise<unknown> {
     }
     case 'pauses': {
       if (msg.action === 'start') {
-        if (pauses) pausesReport();
+        if (pauses) await pausesReport();
         const gc: { kind: string; ms: number }[] = [];
         const observer = new PerformanceObserver((list) => {
           for (const e of list.getEntries()) gc.push({ kind: GC_KIND[(e as unknown as { detail: { kind: number } }).detail.kind] ?? 'other', ms: e.duration });
@@ -131,7 +141,7 @@ async function handle(msg: Msg): Promise<unknown> {
         observer.observe({ entryTypes: ['gc'] });
         const loop = monitorEventLoopDelay({ resolution: 5 });
         loop.enable();
-        pauses = { gc, observer, loop, waitNs: runQueueWaitNs() };
+        pauses = { gc, observer, loop, waitNs: runQueueWaitNs(), writes: await chainWrites() };
         return null;
       }
       return pausesReport();

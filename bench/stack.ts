@@ -66,6 +66,8 @@ export interface ServerPauses {
   loopDelay: { p50: number; p99: number; max: number };
   /** The main thread's time runnable but waiting for a core (the scheduler's run queue), ms. */
   runQueueWaitMs: number;
+  /** Audit appends and the commits that wrote them (the ChainWriter's group commit), from its metric. */
+  chainWrites: { appends: number; commits: number };
 }
 
 /** `run` with the server recording its pauses around it; the job's result carries them. */

@@ -32,7 +32,7 @@ export interface RoundSummary {
   /** CPU ms per successful request, per process (median of rounds). */
   cpuMsPerRequest: Record<string, number>;
   /** The server's main-thread pauses, when recorded (medians of rounds): longest GC pause, GC time per round, longest event-loop delay, run-queue wait per request. */
-  pauses?: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number; runQueueWaitMsPerRequest: number };
+  pauses?: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number; runQueueWaitMsPerRequest: number; appendsPerCommit: number };
 }
 
 export function summarize(runs: MeasuredLoad[]): RoundSummary {
@@ -62,6 +62,7 @@ export function summarize(runs: MeasuredLoad[]): RoundSummary {
             gcTotalMs: round(median(runs.map((r) => Object.values(r.pauses!.gc).reduce((t, k) => t + k.totalMs, 0)))),
             loopDelayMaxMs: round(median(runs.map((r) => r.pauses!.loopDelay.max))),
             runQueueWaitMsPerRequest: round(median(runs.map((r) => (r.ok ? r.pauses!.runQueueWaitMs / r.ok : NaN))), 3),
+            appendsPerCommit: round(median(runs.map((r) => (r.pauses!.chainWrites.commits ? r.pauses!.chainWrites.appends / r.pauses!.chainWrites.commits : NaN))), 2),
           },
         }
       : {}),

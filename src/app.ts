@@ -6,7 +6,7 @@ import type { Env } from './config/env.js';
 import type { AppDeps } from './context.js';
 import { type Database, openDatabase } from './db/database.js';
 import { initOrm, migrateUp, type Orm } from './db/orm.js';
-import { poolConnections } from './db/sql.js';
+import { pipelinedPool } from './db/sql.js';
 import { ChainWriter } from './modules/audit/chain-writer.js';
 import { loadSigner } from './modules/audit/signing.js';
 import { CatalogSnapshot, upsertCatalog } from './modules/catalog/catalog.js';
@@ -89,6 +89,7 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
   const orm = await initOrm(database.url, ormOptionsFor(logger, opts.ormOptions));
   const transport = createProviderTransport();
   const listener = new PgListener(database.url, logger);
+  let chainPool: ReturnType<typeof pipelinedPool> | null = null;
   try {
     const demo = opts.prepared ? null : await prepareSchema(orm, env, database, opts.seedDemo);
     const catalog = await CatalogSnapshot.load(orm.em.fork());
@@ -98,7 +99,9 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
     const metrics = createMetrics({ pool: () => orm.em.getConnection().getKnex().client.pool as PoolStats | undefined });
     const keys = new ApiKeyCache(listener, env.apiKeyCacheTtlMs);
     if (env.apiKeyCacheTtlMs > 0) await listener.start();
-    const chains = new ChainWriter(poolConnections(orm.em), {
+    // Its own pipelining connections (up to one per chain being written), beside the ORM's pool of 10.
+    chainPool = pipelinedPool(database.url, { max: 8, onIdleError: (err) => logger.warn({ err }, 'audit writer: idle database connection lost') });
+    const chains = new ChainWriter(chainPool, {
       onWrite: (appends) => metrics.chainCommitAppends.observe(appends),
       onStatement: (query, took, results) => orm.config.getLogger().logQuery({ query, took: Math.round(took), results, level: 'info' }),
     });
@@ -117,6 +120,7 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
         await server.close();
         await transport.close();
         await listener.close();
+        await chainPool?.end();
         await orm.close();
         await database.stop();
       },
@@ -124,6 +128,7 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
   } catch (err) {
     await transport.close();
     await listener.close();
+    await chainPool?.end();
     await orm.close();
     await database.stop();
     throw err;

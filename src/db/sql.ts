@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import pg from 'pg';
 
 /** A statement as node-postgres takes it: named (prepared once per connection) or not, with bind values. */
 export interface Statement {
@@ -10,7 +11,7 @@ export interface Statement {
 
 /** What we use of a node-postgres client (a pg.Client, a pool's client, or a knex connection). */
 export interface PgClient {
-  query(statement: Statement | string): Promise<{ rows: unknown[] }>;
+  query(statement: Statement | string): Promise<{ rows: unknown[]; command?: string }>;
 }
 
 /** Where connections come from. `release` gets the error that broke a connection, so the pool can drop it. */
@@ -77,28 +78,29 @@ export function prepared(sql: string): { name?: string; text: string } {
   return s;
 }
 
-/**
- * The ORM's own pool as a ChainWriter's connection source. A connection released as broken is
- * marked the way knex marks one whose socket failed, so the pool drops it instead of reusing it.
- */
-export function poolConnections(em: EntityManager): ConnectionSource<PgClient> {
-  const client = () => em.getConnection().getKnex().client as unknown as KnexClient;
-  return {
-    acquire: () => client().acquireConnection(),
-    release(connection, broken) {
-      if (broken) (connection as PgClient & { __knex__disposed?: Error }).__knex__disposed = broken;
-      return client().releaseConnection(connection);
-    },
-  };
-}
-
 /** A connection of the ORM's own pool for `fn` (e.g. a streaming statement, which query() would buffer whole), always given back. */
 export async function withPoolConnection<T, C = PgClient>(em: EntityManager, fn: (connection: C) => Promise<T>): Promise<T> {
-  const pool = poolConnections(em);
-  const connection = await pool.acquire();
+  const client = em.getConnection().getKnex().client as unknown as KnexClient;
+  const connection = await client.acquireConnection();
   try {
     return await fn(connection as unknown as C);
   } finally {
-    await pool.release(connection);
+    await client.releaseConnection(connection);
   }
+}
+
+/**
+ * A small pool of its own whose connections pipeline (node-postgres `pipeline: true`): statements
+ * sent together go out at once and PostgreSQL runs them back to back, without a round trip between
+ * them. For the ChainWriter, which sends a batch of appends as BEGIN, the statements and COMMIT.
+ * An idle connection the server ends (a restart) is dropped by the pool and logged.
+ */
+export function pipelinedPool(url: string, opts: { max: number; onIdleError?: (err: Error) => void }): ConnectionSource<pg.PoolClient> & { end(): Promise<void> } {
+  const pool = new pg.Pool({ connectionString: url, max: opts.max, pipeline: true });
+  pool.on('error', (err) => opts.onIdleError?.(err));
+  return {
+    acquire: () => pool.connect(),
+    release: (connection, broken) => connection.release(broken),
+    end: () => pool.end(),
+  };
 }

@@ -41,6 +41,7 @@ describe('GET /metrics', () => {
       ainfera_classifier_duration_seconds: 'HISTOGRAM',
       ainfera_provider_attempts_total: 'COUNTER',
       ainfera_audit_chain_append_duration_seconds: 'HISTOGRAM',
+      ainfera_audit_chain_commit_appends: 'HISTOGRAM',
       ainfera_idempotent_replays_total: 'COUNTER',
       ainfera_db_pool_connections: 'GAUGE',
       ainfera_db_pool_pending_acquires: 'GAUGE',
@@ -122,6 +123,19 @@ describe('GET /metrics', () => {
     // Replays call no provider and append nothing: 1 success + 1 failure reached a provider and the chain.
     expect(delta('ainfera_provider_attempts_total', { provider: 'anthropic', outcome: 'succeeded' })).toBe(1);
     expect(delta('ainfera_audit_chain_append_duration_seconds_count')).toBe(2);
+  });
+
+  it('commits a burst on one chain in fewer commits than appends, every append counted once', async () => {
+    const before = await scrape();
+    const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => dispatch({ model: 'ainfera-auto', taskType: 'CHAT', messages: msg(`burst ${i}`) })));
+    expect(burst.flatMap((r) => r.errors ?? [])).toEqual([]);
+    const after = await scrape();
+    const delta = (name: string) => sampleValue(after, name) - sampleValue(before, name);
+    expect(delta('ainfera_audit_chain_append_duration_seconds_count')).toBe(40);
+    expect(delta('ainfera_audit_chain_commit_appends_sum')).toBe(40);
+    const commits = delta('ainfera_audit_chain_commit_appends_count');
+    expect(commits).toBeGreaterThanOrEqual(2);
+    expect(commits).toBeLessThan(40);
   });
 
   it('reads the database pool at scrape time', async () => {

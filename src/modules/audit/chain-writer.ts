@@ -5,18 +5,19 @@
  *
  * A ChainWriter keeps at most one write in flight per chain in this process. Appends that arrive
  * while it runs wait, and the next write takes all of them (up to `maxBatch`) in ONE transaction:
- * their statements in arrival order, then one COMMIT and one fsync. A lone append runs as before,
- * one statement in autocommit.
+ * BEGIN, their statements in arrival order, COMMIT — sent together on a pipelining connection
+ * (src/db/sql.ts pipelinedPool), so PostgreSQL runs them back to back under the head lock, and
+ * one fsync covers them all. A lone append runs as before, one statement in autocommit.
  *
  * Every statement stays atomic on its own (a row and its audit event), and a batch never leaves
  * half of itself behind:
- * - a statement fails → the transaction is rolled back, nothing of the batch is written, and each
- *   append is retried alone, so only the failing one fails;
+ * - a statement fails → PostgreSQL answers the COMMIT with ROLLBACK, nothing of the batch is
+ *   written, and each append is retried alone, so only the failing one fails;
  * - COMMIT fails → the outcome is unknown (the connection may have died after the commit), so no
  *   append is retried and each gets the error, exactly as a lone statement losing its connection.
  *
- * The class knows statements and connections only; src/db/sql.ts gives it the ORM's pool, and the
- * benchmark's floor gives it a bare `pg` pool, so both write the same transactions.
+ * The class knows statements and connections only: the server and the benchmark's floor both give it
+ * a pipelinedPool, so both write the same transactions.
  */
 import type { ConnectionSource, PgClient, Statement } from '../../db/sql.js';
 
@@ -81,28 +82,28 @@ export class ChainWriter<C extends PgClient = PgClient> {
       for (const p of batch) p.reject(err);
       return;
     }
-    const results: unknown[][] = [];
-    try {
-      await this.send(connection, 'begin');
-      for (const p of batch) results.push(await this.send(connection, p.statement));
-    } catch (err) {
-      // Nothing of the batch is committed: roll back and let each append run alone.
-      const rollbackFailed = await this.send(connection, 'rollback').then(() => undefined, (e: Error) => e);
-      await this.connections.release(connection, rollbackFailed);
-      for (const p of batch) await this.writeAlone(p);
-      return;
-    }
-    try {
-      await this.send(connection, 'commit');
-    } catch (err) {
-      // Its state is unknown: drop the connection rather than reuse it.
-      await this.connections.release(connection, err as Error);
-      for (const p of batch) p.reject(err);
+    // Sent at once: the connection pipelines, so PostgreSQL runs them back to back while it holds the chain's head lock.
+    const [, ...rest] = await Promise.allSettled([this.send(connection, 'begin'), ...batch.map((p) => this.send(connection, p.statement)), this.send(connection, 'commit')]);
+    const commit = rest.pop()!;
+    if (commit.status === 'rejected') {
+      // The outcome is unknown (the connection may have died after the commit): retrying could write twice.
+      await this.connections.release(connection, commit.reason as Error);
+      for (const p of batch) p.reject(commit.reason);
       return;
     }
     await this.connections.release(connection);
+    if (commit.value.command === 'ROLLBACK') {
+      // A statement failed, so PostgreSQL rolled the whole batch back: nothing is written. Each append runs alone.
+      for (const p of batch) await this.writeAlone(p);
+      return;
+    }
     this.options.onWrite?.(batch.length);
-    batch.forEach((p, i) => p.resolve(results[i]));
+    batch.forEach((p, i) => {
+      const r = rest[i];
+      // All fulfilled when the batch committed; a rejection here means BEGIN itself failed and each statement ran alone.
+      if (r.status === 'fulfilled') p.resolve(r.value.rows);
+      else p.reject(r.reason);
+    });
   }
 
   /** One append, one statement in autocommit. */
@@ -114,7 +115,7 @@ export class ChainWriter<C extends PgClient = PgClient> {
       return p.reject(err);
     }
     try {
-      const rows = await this.send(connection, p.statement);
+      const { rows } = await this.send(connection, p.statement);
       await this.connections.release(connection);
       this.options.onWrite?.(1);
       p.resolve(rows);
@@ -125,10 +126,10 @@ export class ChainWriter<C extends PgClient = PgClient> {
     }
   }
 
-  private async send(connection: C, statement: Statement | string): Promise<unknown[]> {
+  private async send(connection: C, statement: Statement | string): Promise<{ rows: unknown[]; command?: string }> {
     const started = performance.now();
-    const { rows } = await connection.query(statement);
-    this.options.onStatement?.(typeof statement === 'string' ? statement : statement.text, performance.now() - started, rows.length);
-    return rows;
+    const result = await connection.query(statement);
+    this.options.onStatement?.(typeof statement === 'string' ? statement : statement.text, performance.now() - started, result.rows.length);
+    return result;
   }
 }
