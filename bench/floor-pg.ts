@@ -103,8 +103,8 @@ export async function runFloor(job: FloorJob): Promise<LoadResult> {
   const key = `${job.dbUrl}#${size}`;
   let writer = writers.get(key);
   if (!writer) {
-    // The server's kind of pool: pipelining connections. An idle one ended by the database (stopped after a scenario) is dropped and logged.
-    writer = new ChainWriter(pipelinedPool(job.dbUrl, { max: size, onIdleError: (err) => console.error(`pg floor: idle connection lost: ${err.message}`) }));
+    // The server's kind of pool: pipelining connections. One ended by the database (stopped after a scenario) is dropped and logged.
+    writer = new ChainWriter(pipelinedPool(job.dbUrl, { max: size, onConnectionError: (err) => console.error(`pg floor: connection lost: ${err.message}`) }));
     writers.set(key, writer);
   }
   const w = writer;

@@ -100,7 +100,7 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
     const keys = new ApiKeyCache(listener, env.apiKeyCacheTtlMs);
     if (env.apiKeyCacheTtlMs > 0) await listener.start();
     // Its own pipelining connections (up to one per chain being written), beside the ORM's pool of 10.
-    chainPool = pipelinedPool(database.url, { max: 8, onIdleError: (err) => logger.warn({ err }, 'audit writer: idle database connection lost') });
+    chainPool = pipelinedPool(database.url, { max: 8, onConnectionError: (err) => logger.warn({ err }, 'audit writer: database connection lost') });
     const chains = new ChainWriter(chainPool, {
       onWrite: (appends) => metrics.chainCommitAppends.observe(appends),
       onStatement: (query, took, results) => orm.config.getLogger().logQuery({ query, took: Math.round(took), results, level: 'info' }),

@@ -93,11 +93,15 @@ export async function withPoolConnection<T, C = PgClient>(em: EntityManager, fn:
  * A small pool of its own whose connections pipeline (node-postgres `pipeline: true`): statements
  * sent together go out at once and PostgreSQL runs them back to back, without a round trip between
  * them. For the ChainWriter, which sends a batch of appends as BEGIN, the statements and COMMIT.
- * An idle connection the server ends (a restart) is dropped by the pool and logged.
+ * A connection the database ends (a restart) fails the statements waiting on it and is dropped;
+ * its error goes to `onConnectionError`, never up as an uncaught exception — a connection in use
+ * emits it too, where the pool's own listener covers only idle ones.
  */
-export function pipelinedPool(url: string, opts: { max: number; onIdleError?: (err: Error) => void }): ConnectionSource<pg.PoolClient> & { end(): Promise<void> } {
+export function pipelinedPool(url: string, opts: { max: number; onConnectionError?: (err: Error) => void }): ConnectionSource<pg.PoolClient> & { end(): Promise<void> } {
   const pool = new pg.Pool({ connectionString: url, max: opts.max, pipeline: true });
-  pool.on('error', (err) => opts.onIdleError?.(err));
+  const reportError = (err: Error) => opts.onConnectionError?.(err);
+  pool.on('error', reportError);
+  pool.on('connect', (client) => client.on('error', reportError));
   return {
     acquire: () => pool.connect(),
     release: (connection, broken) => connection.release(broken),
