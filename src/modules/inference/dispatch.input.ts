@@ -119,8 +119,15 @@ export function parseDispatchInput(input: DispatchInferenceInput): DispatchReque
 /** An absent field and an explicit null mean the same request, so they fingerprint the same. */
 function dropNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(dropNulls);
-  // fromEntries defines own properties: a "__proto__" key in metadata stays a key, never a prototype.
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => (v !== null && v !== undefined ? [[k, dropNulls(v)]] : [])));
+  if (value && typeof value === 'object') {
+    // No prototype, so a "__proto__" key in metadata is assigned as a key, never as a prototype.
+    const out: Record<string, unknown> = Object.create(null);
+    for (const k of Object.keys(value)) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== null && v !== undefined) out[k] = dropNulls(v);
+    }
+    return out;
+  }
   return value;
 }
 

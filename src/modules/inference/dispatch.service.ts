@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DispatchInferenceInput } from '../../__generated__/resolvers-types.js';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Context } from '../../context.js';
 import { type AttemptOutcome, ProviderError } from '../../providers/provider.js';
 import { AppError, badInput, ErrorCode, forbidden } from '../../shared/errors.js';
@@ -48,7 +49,8 @@ export async function dispatch(ctx: Context, input: DispatchInferenceInput): Pro
 async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise<{ inference: InferenceRecord; replayed: boolean }> {
   const started = performance.now();
   const createdAt = new Date();
-  const { viewer, em, deps } = ctx;
+  // ctx.em forks an entity manager on first use: only the idempotency gate needs one.
+  const { viewer, deps } = ctx;
   requireDispatcher(viewer);
   const request = parseDispatchInput(input);
   const agentId = await resolveAgent(ctx, request.agentId);
@@ -61,7 +63,7 @@ async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise
   const id = randomUUID();
   let claimed = false;
   if (request.idempotencyKey !== null) {
-    const gate = await claimIdempotencyKey(em, { id, tenantId: viewer.tenantId, agentId, request, routingMode, createdAt, leaseMs: deps.env.idempotencyLeaseMs });
+    const gate = await claimIdempotencyKey(ctx.em, { id, tenantId: viewer.tenantId, agentId, request, routingMode, createdAt, leaseMs: deps.env.idempotencyLeaseMs });
     if (gate.kind === 'replay') return { inference: gate.inference, replayed: true };
     claimed = true;
   }
@@ -70,7 +72,8 @@ async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise
     if (classification) observeClassification(deps.metrics, classification);
     const { taskType, source } = resolveTaskType(request.taskType, classification?.label ?? null);
     const band = constraintBand(request.constraints);
-    const policy = await deps.policies.get(em, viewer.tenantId);
+    // One prepared statement on the pool when the cached policy has expired: no fork needed, as for authentication.
+    const policy = await deps.policies.get(deps.orm.em as EntityManager, viewer.tenantId);
     const candidates = direct ? [direct] : autoCandidates(ctx, request, selectRoute(policy.ruleset, taskType, band).route);
 
     const outcome: DispatchOutcome = {
@@ -96,7 +99,7 @@ async function runDispatch(ctx: Context, input: DispatchInferenceInput): Promise
     if (inference.status === InferenceStatus.FAILED) throw upstreamUnavailable(inference);
     return { inference, replayed: false };
   } catch (err) {
-    if (claimed && !(err instanceof AppError && err.extensions.code === ErrorCode.UPSTREAM_UNAVAILABLE)) await releaseClaim(em, id);
+    if (claimed && !(err instanceof AppError && err.extensions.code === ErrorCode.UPSTREAM_UNAVAILABLE)) await releaseClaim(ctx.em, id);
     throw err;
   }
 }
