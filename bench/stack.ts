@@ -183,7 +183,7 @@ export class Stack {
   }
 
   private async measured(pids: Record<string, number[]>, run: () => Promise<LoadResult>): Promise<MeasuredLoad> {
-    const { result, cpuMs } = await cpuDuring(pids, run);
+    const { result, cpuMs } = await cpuDuring(pids, run, { postgres: () => this.pgPids() });
     if ((result as { fatal?: string }).fatal) throw new Error((result as unknown as { fatal: string }).fatal);
     return { ...result, cpuMs: Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, Math.round(v)])) };
   }

@@ -37,8 +37,10 @@ export async function runChain(stack: Stack, cfg: BenchConfig, log: (s: string) 
   let last: { valid: boolean; checked: number; reason: string | null } = { valid: false, checked: 0, reason: null };
   for (let r = 0; r < Math.max(cfg.rounds, 2); r++) {
     // CPU of the server process (its verifier threads included) and of PostgreSQL, per event: where the time goes.
-    const { result: res, cpuMs } = await cpuDuring({ server: [server.pid], postgres: stack.pgPids() }, () =>
-      server.ipc.call<{ valid: boolean; checked: number; reason: string | null; ms: number }>('verifyChain', { chain: keys.tenantId }),
+    const { result: res, cpuMs } = await cpuDuring(
+      { server: [server.pid], postgres: stack.pgPids() },
+      () => server.ipc.call<{ valid: boolean; checked: number; reason: string | null; ms: number }>('verifyChain', { chain: keys.tenantId }),
+      { postgres: () => stack.pgPids() },
     );
     cpu.push({ server: (cpuMs.server * 1000) / res.checked, postgres: (cpuMs.postgres * 1000) / res.checked });
     runsMs.push(res.ms);
