@@ -114,16 +114,17 @@ export class ChainWriter<C extends PgClient = PgClient> {
     } catch (err) {
       return p.reject(err);
     }
+    let rows: unknown[];
     try {
-      const { rows } = await this.send(connection, p.statement);
-      await this.connections.release(connection);
-      this.options.onWrite?.(1);
-      p.resolve(rows);
+      ({ rows } = await this.send(connection, p.statement));
     } catch (err) {
       // An SQL error leaves the connection usable; one that broke it, the pool notices itself.
       await this.connections.release(connection);
-      p.reject(err);
+      return p.reject(err);
     }
+    await this.connections.release(connection);
+    this.options.onWrite?.(1);
+    p.resolve(rows);
   }
 
   private async send(connection: C, statement: Statement | string): Promise<{ rows: unknown[]; command?: string }> {
