@@ -75,13 +75,8 @@ export class ChainWriter<C extends PgClient = PgClient> {
 
   private async write(batch: Pending[]): Promise<void> {
     if (batch.length === 1) return this.writeAlone(batch[0]);
-    let connection: C;
-    try {
-      connection = await this.connections.acquire();
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-      return;
-    }
+    const connection = await this.acquireFor(batch);
+    if (!connection) return;
     // Sent at once: the connection pipelines, so PostgreSQL runs them back to back while it holds the chain's head lock.
     const [, ...rest] = await Promise.allSettled([this.send(connection, 'begin'), ...batch.map((p) => this.send(connection, p.statement)), this.send(connection, 'commit')]);
     const commit = rest.pop()!;
@@ -108,12 +103,8 @@ export class ChainWriter<C extends PgClient = PgClient> {
 
   /** One append, one statement in autocommit. */
   private async writeAlone(p: Pending): Promise<void> {
-    let connection: C;
-    try {
-      connection = await this.connections.acquire();
-    } catch (err) {
-      return p.reject(err);
-    }
+    const connection = await this.acquireFor([p]);
+    if (!connection) return;
     let rows: unknown[];
     try {
       ({ rows } = await this.send(connection, p.statement));
@@ -125,6 +116,16 @@ export class ChainWriter<C extends PgClient = PgClient> {
     await this.connections.release(connection);
     this.options.onWrite?.(1);
     p.resolve(rows);
+  }
+
+  /** A connection, or null once every append of `batch` has been given the pool's error. */
+  private async acquireFor(batch: Pending[]): Promise<C | null> {
+    try {
+      return await this.connections.acquire();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return null;
+    }
   }
 
   private async send(connection: C, statement: Statement | string): Promise<{ rows: unknown[]; command?: string }> {
