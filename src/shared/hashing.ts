@@ -185,20 +185,36 @@ function shapeOf(keys: string[]): Shape | null {
  * it against jcs(JSON.parse(text)) on generated texts, canonical and not).
  */
 export function isJcsText(text: string): boolean {
-  const scan = new CanonicalScan(text);
+  const scan = new CanonicalScan(text, !HAS_ESCAPE_OR_CONTROL.test(text));
   return scan.value(0) && scan.at === text.length;
 }
+
+/** What a JSON text needs for any of its strings to hold an escape, a control character or a surrogate. */
+const HAS_ESCAPE_OR_CONTROL = /[\\\u0000-\u001f\ud800-\udfff]/;
 
 /** Containers nested deeper than this are left to the parse + jcs path (jcs itself stops at MAX_DEPTH). */
 const SCAN_DEPTH = 64;
 
 class CanonicalScan {
   at = 0;
-  constructor(private readonly s: string) {}
+  /**
+   * @param plain the whole text has no backslash, control character or surrogate (one regex test
+   * instead of one per string): then every string runs to the next quote, and is canonical as it is.
+   */
+  constructor(
+    private readonly s: string,
+    private readonly plain: boolean,
+  ) {}
 
   value(depth: number): boolean {
     const c = this.s.charCodeAt(this.at);
-    if (c === 0x22 /* " */) return this.string() !== null;
+    if (c === 0x22 /* " */) {
+      if (!this.plain) return this.string() !== null;
+      // A value's text is not needed, only where it ends.
+      const end = this.s.indexOf('"', this.at + 1);
+      this.at = end + 1;
+      return end > 0;
+    }
     if (c === 0x7b /* { */) return depth < SCAN_DEPTH && this.object(depth + 1);
     if (c === 0x5b /* [ */) return depth < SCAN_DEPTH && this.array(depth + 1);
     if (c === 0x74 /* t */) return this.word('true');
@@ -217,6 +233,17 @@ class CanonicalScan {
   private number(): boolean {
     const start = this.at;
     const s = this.s;
+    // The common case first: a short integer, [-]digits with no leading zero, which prints as it is spelled.
+    let at = s.charCodeAt(start) === 0x2d /* - */ ? start + 1 : start;
+    const first = s.charCodeAt(at);
+    if (first >= 0x31 && first <= 0x39) {
+      let c = s.charCodeAt(++at);
+      while (c >= 0x30 && c <= 0x39) c = s.charCodeAt(++at);
+      if (at - start <= 15 && c !== 0x2e && c !== 0x65 && c !== 0x45 /* . e E */) {
+        this.at = at;
+        return true;
+      }
+    }
     for (let c = s.charCodeAt(this.at); (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45; c = s.charCodeAt(++this.at));
     if (this.at === start) return false;
     const token = s.slice(start, this.at);
@@ -240,7 +267,7 @@ class CanonicalScan {
     const end = s.indexOf('"', start);
     if (end < 0) return null;
     const plain = s.slice(start, end);
-    if (!NEEDS_CARE.test(plain)) {
+    if (this.plain || !NEEDS_CARE.test(plain)) {
       this.at = end + 1;
       return plain;
     }
@@ -283,13 +310,24 @@ class CanonicalScan {
       this.at++;
       return true;
     }
-    let prev: string | null = null;
+    // The previous key as its place in the text [prevStart, prevEnd): keys are compared where they stand, not sliced.
+    let prevStart = -1;
+    let prevEnd = -1;
     for (;;) {
       if (s.charCodeAt(this.at) !== 0x22) return false;
-      const key = this.string();
-      // A key with an escape is left to the parse + jcs path: comparing its raw text would not be its order.
-      if (key === null || this.escaped || (prev !== null && !(prev < key))) return false;
-      prev = key;
+      const start = this.at + 1;
+      if (this.plain) {
+        const end = s.indexOf('"', start);
+        if (end < 0) return false;
+        this.at = end + 1;
+      } else if (this.string() === null || this.escaped) {
+        // A key with an escape is left to the parse + jcs path: comparing its raw text would not be its order.
+        return false;
+      }
+      const end = this.at - 1;
+      if (prevStart >= 0 && !textLess(s, prevStart, prevEnd, start, end)) return false;
+      prevStart = start;
+      prevEnd = end;
       if (s.charCodeAt(this.at) !== 0x3a /* : */) return false;
       this.at++;
       if (!this.value(depth)) return false;
@@ -313,6 +351,15 @@ class CanonicalScan {
       if (c !== 0x2c) return false;
     }
   }
+}
+
+/** Whether s[a, aEnd) sorts strictly before s[b, bEnd) by UTF-16 code units (what `<` does on the slices). */
+function textLess(s: string, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  for (; a < aEnd && b < bEnd; a++, b++) {
+    const d = s.charCodeAt(a) - s.charCodeAt(b);
+    if (d !== 0) return d < 0;
+  }
+  return a === aEnd && b < bEnd;
 }
 
 /** crypto.hash (Node ≥ 20.12): the same digest without a Hash object, about twice as fast on short inputs. */
