@@ -16,6 +16,9 @@ import type { HttpTarget, LoadJob } from './loadgen.js';
 import type { LoadResult } from './openloop.js';
 import { cpuDuring, cpuMsOf, descendants, firstJsonLine, IpcChannel, ipcMessage, LineChannel, spawnCompiled, stopChild, waitExit } from './proc.js';
 
+/** The reference servers of the GraphQL layer (bench/bare-http.ts --mode). */
+export type ReferenceMode = 'bare' | 'graphql' | 'apollo';
+
 export interface Mock {
   latencyMs: number;
   anthropicBaseUrl: string;
@@ -89,8 +92,8 @@ export class Stack {
   private floor: LineChannel | null = null;
   private portkeyChild: ChildProcess | null = null;
   portkeyOrigin: string | null = null;
-  private bareChild: ChildProcess | null = null;
-  bareOrigin: string | null = null;
+  /** The GraphQL layer's reference servers (bench/bare-http.ts), by mode. */
+  private readonly references = new Map<ReferenceMode, { child: ChildProcess; origin: string }>();
 
   constructor() {
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ainfera-bench-'));
@@ -238,19 +241,23 @@ export class Stack {
     return { origin: this.portkeyOrigin, pid: this.portkeyChild!.pid! };
   }
 
-  async bare(): Promise<{ origin: string; pid: number }> {
-    if (!this.bareOrigin) {
-      this.bareChild = spawnCompiled('bench/bare-http.ts', [], { log: this.log('bare-http') });
-      const { port } = await firstJsonLine<{ port: number }>(this.bareChild, 30_000, 'bare node:http');
-      this.bareOrigin = `http://127.0.0.1:${port}`;
+  /** A reference server for `{ __typename }` (bench/bare-http.ts): the bare handler, graphql-js alone, or Apollo Server alone. */
+  async reference(mode: ReferenceMode): Promise<{ origin: string; pid: number }> {
+    let ref = this.references.get(mode);
+    if (!ref) {
+      const child = spawnCompiled('bench/bare-http.ts', ['--mode', mode], { log: this.log(`reference-${mode}`), env: { NODE_ENV: 'production' } });
+      const { port } = await firstJsonLine<{ port: number }>(child, 30_000, `reference server (${mode})`);
+      ref = { child, origin: `http://127.0.0.1:${port}` };
+      this.references.set(mode, ref);
     }
-    return { origin: this.bareOrigin, pid: this.bareChild!.pid! };
+    return { origin: ref.origin, pid: ref.child.pid! };
   }
 
   async stopPeers(): Promise<void> {
-    for (const c of [this.portkeyChild, this.bareChild, this.floorChild]) if (c) await stopChild(c, 5_000);
-    this.portkeyChild = this.bareChild = this.floorChild = null;
-    this.portkeyOrigin = this.bareOrigin = null;
+    for (const c of [this.portkeyChild, this.floorChild, ...[...this.references.values()].map((r) => r.child)]) if (c) await stopChild(c, 5_000);
+    this.portkeyChild = this.floorChild = null;
+    this.references.clear();
+    this.portkeyOrigin = null;
     this.floor = null;
   }
 
