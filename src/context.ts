@@ -68,7 +68,7 @@ class RequestContext implements Context {
   }
 
   get loaders(): Loaders {
-    return (this.built ??= createLoaders(this.em, this.viewer.tenantId, this.deps.catalog));
+    return (this.built ??= createLoaders(() => this.em, this.viewer.tenantId, this.deps.catalog));
   }
 }
 

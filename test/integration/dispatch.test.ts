@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { verifyEvents } from '../../src/modules/audit/envelope.js';
 import { generateApiKey } from '../../src/modules/tenancy/auth.js';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -52,6 +52,23 @@ describe('dispatchInference', () => {
     expect(mock.callCount({ kind: 'completion' })).toBe(1);
     expect(inf.usage).toEqual({ inputTokens: 3, outputTokens: 12 });
     expect(inf.costUsd).toBe('0.000063'); // 3 × $1/M + 12 × $5/M
+  });
+
+  it('forks no entity manager for a dispatch whose answer comes from the catalog, and one when a field needs SQL', async () => {
+    const fork = vi.spyOn(t.app.deps.orm.em, 'fork');
+    try {
+      const lean = 'mutation($input: DispatchInferenceInput!) { dispatchInference(input: $input) { inference { id status model { slug } provider { slug } } } }';
+      const res = await t.gql(lean, { input: { model: 'ainfera-auto', taskType: 'CHAT', messages: msg('No fork, please') } }, tenant.agentKey);
+      expect(res.errors).toBeUndefined();
+      expect(res.data.dispatchInference.inference).toMatchObject({ status: 'SUCCEEDED', model: { slug: 'claude-haiku-4-5' }, provider: { slug: 'anthropic' } });
+      expect(fork).not.toHaveBeenCalled();
+      // `agent` is read from the database: the loader asks for the entity manager, which forks then.
+      const full = await dispatch({ model: 'ainfera-auto', taskType: 'CHAT', messages: msg('Agent, please') });
+      expect(full.data.dispatchInference.inference.agent).toEqual({ id: tenant.agentId });
+      expect(fork).toHaveBeenCalledTimes(1);
+    } finally {
+      fork.mockRestore();
+    }
   });
 
   it('asks the classifier once when no task type is given, and uses its label', async () => {
