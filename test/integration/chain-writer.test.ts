@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { appendWithRow } from '../../src/modules/audit/audit.service.js';
 import { ChainWriter } from '../../src/modules/audit/chain-writer.js';
 import { formatOccurredAt, type StoredEvent, verifyEvents } from '../../src/modules/audit/envelope.js';
-import { pipelinedPool, prepared } from '../../src/db/sql.js';
+import { type ConnectionSource, pipelinedPool, prepared } from '../../src/db/sql.js';
 import { createTestDatabase } from '../support/database.js';
 
 /**
@@ -58,6 +59,34 @@ describe('ChainWriter', () => {
     const stored = await events(chain);
     expect(stored.map((e) => e.payload.n)).toEqual(Array.from({ length: 50 }, (_, n) => n));
     expect(await verifyEvents(stored, { chain })).toMatchObject({ valid: true, checked: 50 });
+  });
+
+  it('sends a batch to PostgreSQL in one write: BEGIN, its statements and COMMIT', async () => {
+    const port = Number(new URL(inject('pgUrl')).port);
+    const proto = net.Socket.prototype as unknown as Record<'_write' | '_writev', (this: net.Socket, ...args: unknown[]) => unknown>;
+    /** The writes this process's sockets to PostgreSQL make (one write(2) each) while 11 appends go through a writer on `from`. */
+    async function socketWrites(from: ConnectionSource<pg.PoolClient>): Promise<number> {
+      const chain = randomUUID();
+      const w = new ChainWriter(from);
+      const originals = { _write: proto._write, _writev: proto._writev };
+      let writes = 0;
+      for (const name of ['_write', '_writev'] as const) {
+        proto[name] = function (...args) {
+          if (this.remotePort === port) writes++;
+          return originals[name].apply(this, args);
+        };
+      }
+      try {
+        // The first append goes alone; the ten that queue behind it are one batch.
+        await Promise.all(Array.from({ length: 11 }, (_, n) => w.append(chain, statement(chain, n))));
+      } finally {
+        Object.assign(proto, originals);
+      }
+      return writes;
+    }
+    // Without `together`, each statement of the batch is a write of its own: 1 + (BEGIN + 10 + COMMIT).
+    expect(await socketWrites({ acquire: () => source.acquire(), release: (c, broken) => source.release(c, broken) })).toBe(1 + 12);
+    expect(await socketWrites(source)).toBe(1 + 1);
   });
 
   it('fails only the failing append of a batch: the rest are retried alone and committed', async () => {

@@ -77,8 +77,9 @@ export class ChainWriter<C extends PgClient = PgClient> {
     if (batch.length === 1) return this.writeAlone(batch[0]);
     const connection = await this.acquireFor(batch);
     if (!connection) return;
-    // Sent at once: the connection pipelines, so PostgreSQL runs them back to back while it holds the chain's head lock.
-    const [, ...rest] = await Promise.allSettled([this.send(connection, 'begin'), ...batch.map((p) => this.send(connection, p.statement)), this.send(connection, 'commit')]);
+    // Sent at once (in one write where the source can): the connection pipelines, so PostgreSQL runs them back to back while it holds the chain's head lock.
+    const submit = () => [this.send(connection, 'begin'), ...batch.map((p) => this.send(connection, p.statement)), this.send(connection, 'commit')];
+    const [, ...rest] = await Promise.allSettled(this.connections.together ? this.connections.together(connection, submit) : submit());
     const commit = rest.pop()!;
     if (commit.status === 'rejected') {
       // The outcome is unknown (the connection may have died after the commit): retrying could write twice.
