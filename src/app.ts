@@ -106,7 +106,7 @@ export async function startApp(env: Env, logger: Logger, opts: { classifier?: Cl
       onStatement: (query, took, results) => orm.config.getLogger().logQuery({ query, took: Math.round(took), results, level: 'info' }),
     });
     const deps: AppDeps = { env, orm, providers, classifier, catalog, logger, signer, metrics, policies: new PolicyCache(), keys, chains };
-    const server = await createServer(deps, { extraRoutes: (req, res) => graphiqlRoutes(req, res, { endpoint: '/graphql' }) });
+    const server = await createServer(deps, { extraRoutes: (req, res, url) => graphiqlRoutes(req, res, { endpoint: '/graphql' }, url) });
     await new Promise<void>((resolve, reject) => {
       server.http.once('error', reject);
       server.http.listen(env.port, env.host, () => resolve());

@@ -54,7 +54,7 @@ const knownOperationTypes: ValidationRule = (context) => ({
 });
 
 /** Apollo Server on plain node:http: the GraphQL endpoint, health checks, and nothing in between. */
-export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean> } = {}): Promise<AppServer> {
+export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> } = {}): Promise<AppServer> {
   const production = deps.env.nodeEnv === 'production';
   const requestLog = requestLogger(deps.logger);
   // Limits sized so the dashboard's and the gateway's operations (operations/) and GraphiQL's
@@ -152,7 +152,7 @@ export async function createServer(deps: AppDeps, opts: { extraRoutes?: (req: In
         return sendJson(res, 503, { status: 'database unreachable' });
       }
     }
-    if (opts.extraRoutes && (await opts.extraRoutes(req, res))) return;
+    if (opts.extraRoutes && (await opts.extraRoutes(req, res, url))) return;
     if (url.pathname === '/graphql') return handleGraphQL(req, res, url);
     sendJson(res, 404, { error: 'Not found. GraphQL is served at /graphql.' });
   }

@@ -180,8 +180,8 @@ async function serveAsset(req: IncomingMessage, res: ServerResponse, name: strin
 }
 
 /** Handles the GraphiQL page and its assets; resolves false for anything else (left to the caller). */
-export async function graphiqlRoutes(req: IncomingMessage, res: ServerResponse, opts: GraphiqlOptions): Promise<boolean> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+/** `url` is the request's URL as the server parsed it (once per request). */
+export async function graphiqlRoutes(req: IncomingMessage, res: ServerResponse, opts: GraphiqlOptions, url: URL): Promise<boolean> {
   const method = req.method ?? 'GET';
 
   if (url.pathname.startsWith(ASSET_PREFIX)) {
