@@ -179,8 +179,10 @@ async function serveAsset(req: IncomingMessage, res: ServerResponse, name: strin
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** Handles the GraphiQL page and its assets; resolves false for anything else (left to the caller). */
-/** `url` is the request's URL as the server parsed it (once per request). */
+/**
+ * Handles the GraphiQL page and its assets; resolves false for anything else (left to the caller).
+ * `url` is the request's URL as the server parsed it (once per request).
+ */
 export async function graphiqlRoutes(req: IncomingMessage, res: ServerResponse, opts: GraphiqlOptions, url: URL): Promise<boolean> {
   const method = req.method ?? 'GET';
 
