@@ -319,12 +319,11 @@ export function renderReport(r: RunResult): string {
     L.push(`\`{ __typename }\` through the server (with a valid agent key: every request authenticates) vs a bare node:http handler answering the same JSON; closed loop, ${g.concurrency} concurrent requests.`, '');
     L.push('| | throughput | p50 | p99 | CPU ms/req: target · PG · load generator |', '|---|---:|---:|---:|---|');
     L.push(`| Ainfera | ${f(g.server.throughput, 0)} req/s | ${f(g.server.p50)} ms | ${f(g.server.p99)} ms | ${cpuCell(g.server, 'server')} · ${cpuCell(g.server, 'postgres')} · ${cpuCell(g.server, 'loadgen')} |`);
+    // A reference server's row: no database, its own CPU under 'bare'.
+    const referenceRow = (label: string, x: RoundSummary) => `| ${label} | ${f(x.throughput, 0)} req/s | ${f(x.p50)} ms | ${f(x.p99)} ms | ${cpuCell(x, 'bare')} · — · ${cpuCell(x, 'loadgen')} |`;
     const refs = g.references;
-    if (refs) {
-      L.push(`| Apollo Server alone | ${f(refs.apollo.throughput, 0)} req/s | ${f(refs.apollo.p50)} ms | ${f(refs.apollo.p99)} ms | ${cpuCell(refs.apollo, 'bare')} · — · ${cpuCell(refs.apollo, 'loadgen')} |`);
-      L.push(`| graphql-js alone | ${f(refs.graphqlJs.throughput, 0)} req/s | ${f(refs.graphqlJs.p50)} ms | ${f(refs.graphqlJs.p99)} ms | ${cpuCell(refs.graphqlJs, 'bare')} · — · ${cpuCell(refs.graphqlJs, 'loadgen')} |`);
-    }
-    L.push(`| bare node:http | ${f(g.bare.throughput, 0)} req/s | ${f(g.bare.p50)} ms | ${f(g.bare.p99)} ms | ${cpuCell(g.bare, 'bare')} · — · ${cpuCell(g.bare, 'loadgen')} |`);
+    if (refs) L.push(referenceRow('Apollo Server alone', refs.apollo), referenceRow('graphql-js alone', refs.graphqlJs));
+    L.push(referenceRow('bare node:http', g.bare));
     L.push('', `Ratio: **${f(g.ratio, 2)} ×**. The load generator shares the cores; its CPU per request against the bare handler shows how much of that figure is the generator's own limit.`);
     if (refs) {
       L.push(

@@ -11,7 +11,8 @@ import path from 'node:path';
 import type { TenantKeys } from '../../src/modules/tenancy/tenancy.service.js';
 import type { BenchConfig } from '../config.js';
 import type { ProfileSummary } from '../profile.js';
-import { type MeasuredLoad, type Stack, sleep, typenameTarget } from '../stack.js';
+import type { HttpTarget } from '../loadgen.js';
+import { type MeasuredLoad, type ReferenceMode, type Stack, sleep, typenameTarget } from '../stack.js';
 import { round, type RoundSummary, summarize } from '../stats.js';
 import { profiled } from './profiled.js';
 
@@ -29,17 +30,22 @@ export interface GraphqlResult {
 }
 
 type Name = 'server' | 'bare' | 'graphqlJs' | 'apollo';
+type Target = { target: HttpTarget; procs: () => Record<string, number[]> };
 
 export async function runGraphql(stack: Stack, cfg: BenchConfig, log: (s: string) => void, profileDir: string): Promise<GraphqlResult> {
   const mock = await stack.mock(0);
   const server = await stack.startServer(mock);
   const keys = await server.ipc.call<TenantKeys>('newTenant', { label: 'typename' });
-  const refs = { bare: await stack.reference('bare'), graphqlJs: await stack.reference('graphql'), apollo: await stack.reference('apollo') };
-  const targets: Record<Name, { target: ReturnType<typeof typenameTarget>; procs: () => Record<string, number[]> }> = {
+  // A reference server (bench/bare-http.ts --mode): no key, its CPU counted as 'bare'.
+  const reference = async (mode: ReferenceMode): Promise<Target> => {
+    const ref = await stack.reference(mode);
+    return { target: typenameTarget(ref.origin, null), procs: () => ({ bare: [ref.pid] }) };
+  };
+  const targets: Record<Name, Target> = {
     server: { target: typenameTarget(server.origin, keys.agentKey), procs: () => ({ server: [server.pid], postgres: stack.pgPids() }) },
-    bare: { target: typenameTarget(refs.bare.origin, null), procs: () => ({ bare: [refs.bare.pid] }) },
-    graphqlJs: { target: typenameTarget(refs.graphqlJs.origin, null), procs: () => ({ bare: [refs.graphqlJs.pid] }) },
-    apollo: { target: typenameTarget(refs.apollo.origin, null), procs: () => ({ bare: [refs.apollo.pid] }) },
+    bare: await reference('bare'),
+    graphqlJs: await reference('graphql'),
+    apollo: await reference('apollo'),
   };
   const names = Object.keys(targets) as Name[];
   const concurrency = cfg.graphql.concurrency;

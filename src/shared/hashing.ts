@@ -208,13 +208,7 @@ class CanonicalScan {
 
   value(depth: number): boolean {
     const c = this.s.charCodeAt(this.at);
-    if (c === 0x22 /* " */) {
-      if (!this.plain) return this.string() !== null;
-      // A value's text is not needed, only where it ends.
-      const end = this.s.indexOf('"', this.at + 1);
-      this.at = end + 1;
-      return end > 0;
-    }
+    if (c === 0x22 /* " */) return this.plain ? this.plainString() : this.string() !== null;
     if (c === 0x7b /* { */) return depth < SCAN_DEPTH && this.object(depth + 1);
     if (c === 0x5b /* [ */) return depth < SCAN_DEPTH && this.array(depth + 1);
     if (c === 0x74 /* t */) return this.word('true');
@@ -303,6 +297,14 @@ class CanonicalScan {
     return raw;
   }
 
+  /** A string of a `plain` text: it runs to the next quote, and only where it ends is needed. */
+  private plainString(): boolean {
+    const end = this.s.indexOf('"', this.at + 1);
+    if (end < 0) return false;
+    this.at = end + 1;
+    return true;
+  }
+
   private object(depth: number): boolean {
     const s = this.s;
     this.at++;
@@ -316,14 +318,8 @@ class CanonicalScan {
     for (;;) {
       if (s.charCodeAt(this.at) !== 0x22) return false;
       const start = this.at + 1;
-      if (this.plain) {
-        const end = s.indexOf('"', start);
-        if (end < 0) return false;
-        this.at = end + 1;
-      } else if (this.string() === null || this.escaped) {
-        // A key with an escape is left to the parse + jcs path: comparing its raw text would not be its order.
-        return false;
-      }
+      // A key with an escape is left to the parse + jcs path: comparing its raw text would not be its order.
+      if (this.plain ? !this.plainString() : this.string() === null || this.escaped) return false;
       const end = this.at - 1;
       if (prevStart >= 0 && !textLess(s, prevStart, prevEnd, start, end)) return false;
       prevStart = start;
