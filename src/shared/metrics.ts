@@ -57,6 +57,14 @@ export function createMetrics(opts: { pool?: () => PoolStats | null | undefined 
       registers,
     }),
 
+    providerAttemptDuration: new Histogram<'provider' | 'outcome'>({
+      name: 'ainfera_provider_attempt_duration_seconds',
+      help: 'Time from sending a call to an LLM provider to its answer or failure (the whole body read), by provider slug and outcome — beside ainfera_audit_chain_append_duration_seconds, where a slow dispatch spent its time.',
+      labelNames: ['provider', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+
     chainAppendDuration: new Histogram({
       name: 'ainfera_audit_chain_append_duration_seconds',
       help: "Time to append one event to a tenant audit chain (head lock, hash, insert, commit), including the wait for its chain's group commit.",
@@ -132,6 +140,13 @@ export async function timeDispatch<T extends { replayed: boolean }>(metrics: Met
 /** `GET /metrics`: the Prometheus text exposition of this app's registry. */
 export async function metricsResponse(metrics: Metrics): Promise<{ contentType: string; body: string }> {
   return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+}
+
+/** Count one provider attempt and record how long it took. */
+export function observeProviderAttempt(metrics: Metrics, a: { provider: string; outcome: string; ms: number }): void {
+  const labels = { provider: a.provider, outcome: a.outcome };
+  metrics.providerAttempts.inc(labels);
+  metrics.providerAttemptDuration.observe(labels, a.ms / SECONDS);
 }
 
 /** Count a classifier call and record its latency. */

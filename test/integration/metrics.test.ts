@@ -40,6 +40,7 @@ describe('GET /metrics', () => {
       ainfera_classifier_requests_total: 'COUNTER',
       ainfera_classifier_duration_seconds: 'HISTOGRAM',
       ainfera_provider_attempts_total: 'COUNTER',
+      ainfera_provider_attempt_duration_seconds: 'HISTOGRAM',
       ainfera_audit_chain_append_duration_seconds: 'HISTOGRAM',
       ainfera_audit_chain_commit_appends: 'HISTOGRAM',
       ainfera_idempotent_replays_total: 'COUNTER',
@@ -79,10 +80,27 @@ describe('GET /metrics', () => {
 
     const attempts = (e: Exposition) => sampleValue(e, 'ainfera_provider_attempts_total', { provider: 'anthropic', outcome: 'succeeded' });
     expect(attempts(after) - attempts(before)).toBe(4);
+    const timed = (e: Exposition) => sampleValue(e, 'ainfera_provider_attempt_duration_seconds_count', { provider: 'anthropic', outcome: 'succeeded' });
+    expect(timed(after) - timed(before)).toBe(4);
     const appends = (e: Exposition) => sampleValue(e, 'ainfera_audit_chain_append_duration_seconds_count');
     expect(appends(after) - appends(before)).toBe(4);
     // A caller-supplied task type never asks the classifier.
     expect(sampleValue(after, 'ainfera_classifier_requests_total', { outcome: 'labelled' })).toBe(sampleValue(before, 'ainfera_classifier_requests_total', { outcome: 'labelled' }));
+  });
+
+  it('times provider attempts: a slow provider shows in its histogram, not only in the dispatch total', async () => {
+    const before = await scrape();
+    mock.script({ kind: 'completion', times: 1, behavior: { type: 'delay-then-ok', delayMs: 300 } });
+    expect((await dispatch({ model: 'claude-haiku-4-5', taskType: 'CHAT', messages: msg('Take your time') })).errors).toBeUndefined();
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string>) => sampleValue(after, name, labels) - sampleValue(before, name, labels);
+    const bucket = (le: string) => delta('ainfera_provider_attempt_duration_seconds_bucket', { provider: 'anthropic', outcome: 'succeeded', le });
+    expect(bucket('+Inf')).toBe(1);
+    expect(bucket('0.25')).toBe(0);
+    expect(bucket('0.5')).toBe(1);
+    const seconds = delta('ainfera_provider_attempt_duration_seconds_sum', { provider: 'anthropic', outcome: 'succeeded' });
+    expect(seconds).toBeGreaterThanOrEqual(0.3);
+    expect(seconds).toBeLessThan(0.5);
   });
 
   it('counts classifier outcomes and latency', async () => {
@@ -120,6 +138,7 @@ describe('GET /metrics', () => {
     expect(delta('ainfera_dispatch_duration_seconds_count', { outcome: 'upstream_unavailable', routing_mode: 'direct' })).toBe(1);
     expect(delta('ainfera_dispatch_duration_seconds_count', { outcome: 'model_not_found', routing_mode: 'direct' })).toBe(1);
     expect(delta('ainfera_provider_attempts_total', { provider: 'anthropic', outcome: 'server_error' })).toBe(1);
+    expect(delta('ainfera_provider_attempt_duration_seconds_count', { provider: 'anthropic', outcome: 'server_error' })).toBe(1);
     // Replays call no provider and append nothing: 1 success + 1 failure reached a provider and the chain.
     expect(delta('ainfera_provider_attempts_total', { provider: 'anthropic', outcome: 'succeeded' })).toBe(1);
     expect(delta('ainfera_audit_chain_append_duration_seconds_count')).toBe(2);

@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Context } from '../../context.js';
 import { type AttemptOutcome, ProviderError } from '../../providers/provider.js';
 import { AppError, badInput, ErrorCode, forbidden } from '../../shared/errors.js';
-import { observeClassification, timeDispatch } from '../../shared/metrics.js';
+import { observeClassification, observeProviderAttempt, timeDispatch } from '../../shared/metrics.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import { cell, compareDecimal, type ConstraintBand, constraintBand, costUsd, decimalFromNumber, estimateInputTokens, resolveTaskType, selectRoute, type TaskType, type TaskTypeSource, worstCaseCostUsd } from '../routing/sixteen.js';
 import { requireDispatcher } from '../tenancy/auth.js';
@@ -162,9 +162,10 @@ async function callProviders(ctx: Context, outcome: DispatchOutcome, candidates:
     try {
       if (!adapter) throw new ProviderError('client_error', `Provider "${model.providerSlug}" is not configured.`);
       const res = await adapter.complete({ ...call, upstreamModel: model.upstreamName }, { timeoutMs, signal: abort.signal });
-      const latencyMs = Math.round(performance.now() - t0);
+      const ms = performance.now() - t0;
+      const latencyMs = Math.round(ms);
       outcome.attempts.push({ model: model.slug, provider: model.providerSlug, outcome: 'succeeded', latencyMs });
-      ctx.deps.metrics.providerAttempts.inc({ provider: model.providerSlug, outcome: 'succeeded' });
+      observeProviderAttempt(ctx.deps.metrics, { provider: model.providerSlug, outcome: 'succeeded', ms });
       outcome.answered = { model, text: res.text, inputTokens: res.inputTokens, outputTokens: res.outputTokens, costUsd: costUsd(res.inputTokens, res.outputTokens, model.inputPricePerMTok, model.outputPricePerMTok), raw: res.raw, latencyMs };
       return;
     } catch (err) {
@@ -173,8 +174,9 @@ async function callProviders(ctx: Context, outcome: DispatchOutcome, candidates:
         const byDeadline = performance.now() >= deadline - 1;
         e = new ProviderError(byDeadline ? 'deadline_exceeded' : 'timeout', byDeadline ? 'The dispatch deadline (maxLatencyMs) passed.' : 'The provider did not answer in time.');
       }
-      outcome.attempts.push({ model: model.slug, provider: model.providerSlug, outcome: e.outcome, latencyMs: Math.round(performance.now() - t0) });
-      ctx.deps.metrics.providerAttempts.inc({ provider: model.providerSlug, outcome: e.outcome });
+      const ms = performance.now() - t0;
+      outcome.attempts.push({ model: model.slug, provider: model.providerSlug, outcome: e.outcome, latencyMs: Math.round(ms) });
+      observeProviderAttempt(ctx.deps.metrics, { provider: model.providerSlug, outcome: e.outcome, ms });
       outcome.error = { code: ErrorCode.UPSTREAM_UNAVAILABLE, message: `${model.slug}: ${e.message}` };
       if (outcome.routingMode === RoutingMode.DIRECT || !e.retryable) return;
     } finally {
