@@ -13,7 +13,7 @@ import type { MemoryResult } from './scenarios/memory.js';
 import type { OverheadAtRate, OverheadResult } from './scenarios/overhead.js';
 import type { ReadsResult } from './scenarios/reads.js';
 import type { ThroughputResult } from './scenarios/throughput.js';
-import type { RoundSummary } from './stats.js';
+import { type PhaseName, type RoundSummary, TAIL_BOUNDS } from './stats.js';
 
 export interface RunEnv {
   date: string;
@@ -168,6 +168,31 @@ export function evaluateTargets(r: RunResult): Target[] {
 }
 
 /** Nest another report's Markdown under ours: its headings go `levels` deeper (code blocks untouched). */
+const PHASES: Array<[PhaseName, string]> = [
+  ['dispatch', 'dispatches'],
+  ['provider', 'provider attempts'],
+  ['append', 'audit appends'],
+];
+
+/** Where one server process's slow dispatches spent their time: its own histograms over all its rounds at each rate. */
+function phaseTable(rates: OverheadAtRate[]): string[] {
+  const bounds = TAIL_BOUNDS.map((b) => `${b}`).join(' / ');
+  const L = [
+    `Where the slow dispatches spent their time, from the server's own histograms over all its rounds at the rate (\`/metrics\`: \`ainfera_dispatch_duration_seconds\` — the resolver, from parsed request to persisted answer; \`ainfera_provider_attempt_duration_seconds\` — the provider call; \`ainfera_audit_chain_append_duration_seconds\` — the append, the wait for its chain's group commit included): the share of each that took longer than ${bounds} ms, and the mean. A dispatch is a provider attempt followed by an append, so a tail in the dispatches that the appends share is the database's commit, and one the provider attempts share is the provider call — against the 0 ms mock, time the server or the mock spent waiting for a core.`,
+    '',
+    `| rate | ${PHASES.map(([, label]) => `${label} over ${bounds} ms`).join(' | ')} | mean: dispatch · provider · append |`,
+    `|---:|${PHASES.map(() => '---:').join('|')}|---:|`,
+  ];
+  for (const x of rates) {
+    const ph = x.ainfera?.pauses?.phases;
+    if (!ph) continue;
+    const cells = PHASES.map(([name]) => TAIL_BOUNDS.map((b) => `${f(ph[name].overPct[b], 1)} %`).join(' / '));
+    L.push(`| ${x.rate}/s | ${cells.join(' | ')} | ${PHASES.map(([name]) => f(ph[name].meanMs)).join(' · ')} ms |`);
+  }
+  L.push('');
+  return L;
+}
+
 function demoteHeadings(md: string, levels: number): string {
   let fence = false;
   return md
@@ -280,6 +305,7 @@ export function renderReport(r: RunResult): string {
         }
         L.push('');
       }
+      if (v.rates.some((x) => x.ainfera?.pauses?.phases)) L.push(...phaseTable(v.rates));
     }
     const errs = r.overhead.variants.flatMap((v) => v.rates.flatMap((x) => [x.ainfera, x.cluster, x.portkey, x.direct])).filter((s): s is RoundSummary => !!s && s.errors > 0);
     if (errs.length) L.push(`Error samples: ${errs.map((s) => JSON.stringify(s.errorSamples)).join('; ').slice(0, 600)}`, '');

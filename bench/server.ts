@@ -16,12 +16,14 @@ import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { constants as perfConstants, type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import type { Histogram } from 'prom-client';
 import { startApp } from '../src/app.js';
 import { createLogger } from '../src/logger.js';
 import { verifyChain } from '../src/modules/audit/audit.service.js';
 import { createTenant } from '../src/modules/tenancy/tenancy.service.js';
 import { benchServerEnv } from './server-env.js';
 import type { ServerPauses } from './stack.js';
+import { type PhaseName, type PhaseTail, TAIL_BOUNDS } from './stats.js';
 
 // The ORM's query logger: off until asked (formatting every statement costs CPU), then counted.
 // MikroORM prints `[query] <sql> [took N ms, …]` with ANSI colours.
@@ -51,7 +53,7 @@ const GC_KIND: Record<number, string> = {
   [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
   [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
 };
-let pauses: { gc: { kind: string; ms: number }[]; observer: PerformanceObserver; loop: IntervalHistogram; waitNs: number; writes: ChainWrites } | null = null;
+let pauses: { gc: { kind: string; ms: number }[]; observer: PerformanceObserver; loop: IntervalHistogram; waitNs: number; writes: ChainWrites; phases: Record<PhaseName, PhaseTail> } | null = null;
 
 type ChainWrites = ServerPauses['chainWrites'];
 
@@ -61,6 +63,24 @@ async function chainWrites(): Promise<ChainWrites> {
   const of = (suffix: string) => values.find((v) => v.metricName === `ainfera_audit_chain_commit_appends_${suffix}`)?.value ?? 0;
   return { appends: of('sum'), commits: of('count') };
 }
+
+/** The dispatch, provider-attempt and audit-append histograms so far, every label summed: see ServerPauses.phases. */
+async function phaseTails(): Promise<Record<PhaseName, PhaseTail>> {
+  const m = app.deps.metrics;
+  const read = async (h: Histogram<string>): Promise<PhaseTail> => {
+    const { values } = await h.get();
+    const total = (suffix: string, le?: number) => values.filter((v) => v.metricName?.endsWith(suffix) && (le === undefined || Number(v.labels.le) === le / 1000)).reduce((t, v) => t + v.value, 0);
+    const count = total('_count');
+    return { count, sumMs: total('_sum') * 1000, over: Object.fromEntries(TAIL_BOUNDS.map((b) => [b, count - total('_bucket', b)])) as PhaseTail['over'] };
+  };
+  return { dispatch: await read(m.dispatchDuration), provider: await read(m.providerAttemptDuration), append: await read(m.chainAppendDuration) };
+}
+
+const phaseDelta = (now: PhaseTail, then: PhaseTail): PhaseTail => ({
+  count: now.count - then.count,
+  sumMs: now.sumMs - then.sumMs,
+  over: Object.fromEntries(TAIL_BOUNDS.map((b) => [b, now.over[b] - then.over[b]])) as PhaseTail['over'],
+});
 
 /** Time the main thread has spent runnable but waiting for a core (/proc/self/schedstat, field 2), ns; 0 where the kernel does not say. */
 function runQueueWaitNs(): number {
@@ -72,7 +92,7 @@ function runQueueWaitNs(): number {
 }
 async function pausesReport(): Promise<ServerPauses> {
   if (!pauses) throw new Error('pauses not started');
-  const { gc, observer, loop, waitNs, writes } = pauses;
+  const { gc, observer, loop, waitNs, writes, phases } = pauses;
   observer.disconnect();
   loop.disable();
   pauses = null;
@@ -85,7 +105,8 @@ async function pausesReport(): Promise<ServerPauses> {
   }
   const ms = (ns: number) => ns / 1e6;
   const now = await chainWrites();
-  return { gc: byKind, gcMaxMs: Math.max(0, ...gc.map((p) => p.ms)), loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, runQueueWaitMs: ms(runQueueWaitNs() - waitNs), chainWrites: { appends: now.appends - writes.appends, commits: now.commits - writes.commits } };
+  const tails = await phaseTails();
+  return { gc: byKind, gcMaxMs: Math.max(0, ...gc.map((p) => p.ms)), loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, runQueueWaitMs: ms(runQueueWaitNs() - waitNs), chainWrites: { appends: now.appends - writes.appends, commits: now.commits - writes.commits }, phases: { dispatch: phaseDelta(tails.dispatch, phases.dispatch), provider: phaseDelta(tails.provider, phases.provider), append: phaseDelta(tails.append, phases.append) } };
 }
 
 type Msg = { id: number; cmd: string; [k: string]: unknown };
@@ -141,7 +162,7 @@ async function handle(msg: Msg): Promise<unknown> {
         observer.observe({ entryTypes: ['gc'] });
         const loop = monitorEventLoopDelay({ resolution: 5 });
         loop.enable();
-        pauses = { gc, observer, loop, waitNs: runQueueWaitNs(), writes: await chainWrites() };
+        pauses = { gc, observer, loop, waitNs: runQueueWaitNs(), writes: await chainWrites(), phases: await phaseTails() };
         return null;
       }
       return pausesReport();

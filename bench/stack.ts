@@ -14,6 +14,7 @@ import type { TenantKeys } from '../src/modules/tenancy/tenancy.service.js';
 import type { FloorJob } from './floor-pg.js';
 import type { HttpTarget, LoadJob } from './loadgen.js';
 import type { LoadResult } from './openloop.js';
+import type { PhaseName, PhaseTail } from './stats.js';
 import { cpuDuring, cpuMsOf, descendants, firstJsonLine, IpcChannel, ipcMessage, LineChannel, spawnCompiled, stopChild, waitExit } from './proc.js';
 
 /** The reference servers of the GraphQL layer (bench/bare-http.ts --mode). */
@@ -71,7 +72,14 @@ export interface ServerPauses {
   runQueueWaitMs: number;
   /** Audit appends and the commits that wrote them (the ChainWriter's group commit), from its metric. */
   chainWrites: { appends: number; commits: number };
+  /**
+   * Where slow dispatches spent their time, from the server's own histograms over the job: each
+   * dispatch, each provider attempt, each audit append — how many, their summed time, and how many
+   * took longer than 10, 25 and 50 ms (bucket bounds all three share). Absent in runs before it was recorded.
+   */
+  phases?: Record<PhaseName, PhaseTail>;
 }
+
 
 /** `run` with the server recording its pauses around it; the job's result carries them. */
 export async function withPauses(server: ServerHandle, run: () => Promise<MeasuredLoad>): Promise<MeasuredLoad> {

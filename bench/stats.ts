@@ -1,6 +1,18 @@
 /** Medians of rounds: every figure in the report is the median over the rounds it was measured in. */
 import type { MeasuredLoad } from './stack.js';
 
+/** The server-side phases of a dispatch the benchmark reads from the server's histograms (ServerPauses.phases). */
+export type PhaseName = 'dispatch' | 'provider' | 'append';
+/** Bounds (ms) that the dispatch, provider-attempt and audit-append histograms all have among their buckets. */
+export const TAIL_BOUNDS = [10, 25, 50] as const;
+export type TailBound = (typeof TAIL_BOUNDS)[number];
+/** One phase over one job: how many, their summed time, how many took longer than each bound. */
+export interface PhaseTail {
+  count: number;
+  sumMs: number;
+  over: Record<TailBound, number>;
+}
+
 export function median(xs: number[]): number {
   const a = xs.filter((x) => Number.isFinite(x)).sort((p, q) => p - q);
   if (a.length === 0) return NaN;
@@ -32,7 +44,24 @@ export interface RoundSummary {
   /** CPU ms per successful request, per process (median of rounds). */
   cpuMsPerRequest: Record<string, number>;
   /** The server's main-thread pauses, when recorded (medians of rounds): longest GC pause, GC time per round, longest event-loop delay, run-queue wait per request. */
-  pauses?: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number; runQueueWaitMsPerRequest: number; appendsPerCommit: number };
+  pauses?: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number; runQueueWaitMsPerRequest: number; appendsPerCommit: number; phases?: Record<PhaseName, PhaseShare> };
+}
+
+/** A server-side phase over all rounds (ServerPauses.phases summed): mean time, and the share of observations over each bound, in %. */
+export interface PhaseShare {
+  count: number;
+  meanMs: number;
+  overPct: Record<TailBound, number>;
+}
+
+function phaseShares(tails: Record<PhaseName, PhaseTail>[]): Record<PhaseName, PhaseShare> {
+  const share = (name: PhaseName): PhaseShare => {
+    const count = tails.reduce((t, x) => t + x[name].count, 0);
+    const sumMs = tails.reduce((t, x) => t + x[name].sumMs, 0);
+    const overPct = Object.fromEntries(TAIL_BOUNDS.map((b) => [b, count ? round((100 * tails.reduce((t, x) => t + x[name].over[b], 0)) / count, 2) : NaN])) as PhaseShare['overPct'];
+    return { count, meanMs: count ? round(sumMs / count, 2) : NaN, overPct };
+  };
+  return { dispatch: share('dispatch'), provider: share('provider'), append: share('append') };
 }
 
 export function summarize(runs: MeasuredLoad[]): RoundSummary {
@@ -63,6 +92,7 @@ export function summarize(runs: MeasuredLoad[]): RoundSummary {
             loopDelayMaxMs: round(median(runs.map((r) => r.pauses!.loopDelay.max))),
             runQueueWaitMsPerRequest: round(median(runs.map((r) => (r.ok ? r.pauses!.runQueueWaitMs / r.ok : NaN))), 3),
             appendsPerCommit: round(median(runs.map((r) => (r.pauses!.chainWrites.commits ? r.pauses!.chainWrites.appends / r.pauses!.chainWrites.commits : NaN))), 2),
+            ...(runs.every((r) => r.pauses!.phases) ? { phases: phaseShares(runs.map((r) => r.pauses!.phases!)) } : {}),
           },
         }
       : {}),
