@@ -43,7 +43,7 @@ export interface RoundSummary {
   sendLagP99: number | null;
   /** CPU ms per successful request, per process (median of rounds). */
   cpuMsPerRequest: Record<string, number>;
-  /** The server's main-thread pauses, when recorded (medians of rounds): longest GC pause, GC time per round, longest event-loop delay, run-queue wait per request. */
+  /** The server's main-thread pauses, when recorded (medians of rounds): longest GC pause, GC time per round, longest event-loop delay, run-queue wait per request; and `phases`, summed over the rounds. */
   pauses?: { gcMaxMs: number; gcTotalMs: number; loopDelayMaxMs: number; runQueueWaitMsPerRequest: number; appendsPerCommit: number; phases?: Record<PhaseName, PhaseShare> };
 }
 
