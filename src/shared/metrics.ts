@@ -18,6 +18,9 @@ export type DispatchMetricOutcome = 'succeeded' | 'replayed' | Lowercase<ErrorCo
 
 const SECONDS = 1000;
 
+/** Buckets for a whole call — a dispatch, one provider attempt — from a few ms to a minute: they share the 10/25/50 ms bounds the benchmark reads. */
+const CALL_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 export function createMetrics(opts: { pool?: () => PoolStats | null | undefined } = {}) {
   const registry = new Registry();
   const registers = [registry];
@@ -31,7 +34,7 @@ export function createMetrics(opts: { pool?: () => PoolStats | null | undefined 
       name: 'ainfera_dispatch_duration_seconds',
       help: 'Time to answer dispatchInference, by outcome (succeeded, replayed, or the error code in lower case) and routing mode (auto, direct).',
       labelNames: ['outcome', 'routing_mode'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: CALL_SECONDS,
       registers,
     }),
 
@@ -61,7 +64,7 @@ export function createMetrics(opts: { pool?: () => PoolStats | null | undefined 
       name: 'ainfera_provider_attempt_duration_seconds',
       help: 'Time from sending a call to an LLM provider to its answer or failure (the whole body read), by provider slug and outcome — beside ainfera_audit_chain_append_duration_seconds, where a slow dispatch spent its time.',
       labelNames: ['provider', 'outcome'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: CALL_SECONDS,
       registers,
     }),
 
