@@ -167,7 +167,6 @@ export function evaluateTargets(r: RunResult): Target[] {
   return t;
 }
 
-/** Nest another report's Markdown under ours: its headings go `levels` deeper (code blocks untouched). */
 const PHASES: Array<[PhaseName, string]> = [
   ['dispatch', 'dispatches'],
   ['provider', 'provider attempts'],
@@ -193,6 +192,7 @@ function phaseTable(rates: OverheadAtRate[]): string[] {
   return L;
 }
 
+/** Nest another report's Markdown under ours: its headings go `levels` deeper (code blocks untouched). */
 function demoteHeadings(md: string, levels: number): string {
   let fence = false;
   return md

@@ -23,7 +23,7 @@ import { verifyChain } from '../src/modules/audit/audit.service.js';
 import { createTenant } from '../src/modules/tenancy/tenancy.service.js';
 import { benchServerEnv } from './server-env.js';
 import type { ServerPauses } from './stack.js';
-import { type PhaseName, type PhaseTail, TAIL_BOUNDS } from './stats.js';
+import { mapPhases, type PhaseName, type PhaseTail, TAIL_BOUNDS } from './stats.js';
 
 // The ORM's query logger: off until asked (formatting every statement costs CPU), then counted.
 // MikroORM prints `[query] <sql> [took N ms, …]` with ANSI colours.
@@ -106,7 +106,7 @@ async function pausesReport(): Promise<ServerPauses> {
   const ms = (ns: number) => ns / 1e6;
   const now = await chainWrites();
   const tails = await phaseTails();
-  return { gc: byKind, gcMaxMs: Math.max(0, ...gc.map((p) => p.ms)), loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, runQueueWaitMs: ms(runQueueWaitNs() - waitNs), chainWrites: { appends: now.appends - writes.appends, commits: now.commits - writes.commits }, phases: { dispatch: phaseDelta(tails.dispatch, phases.dispatch), provider: phaseDelta(tails.provider, phases.provider), append: phaseDelta(tails.append, phases.append) } };
+  return { gc: byKind, gcMaxMs: Math.max(0, ...gc.map((p) => p.ms)), loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, runQueueWaitMs: ms(runQueueWaitNs() - waitNs), chainWrites: { appends: now.appends - writes.appends, commits: now.commits - writes.commits }, phases: mapPhases((name) => phaseDelta(tails[name], phases[name])) };
 }
 
 type Msg = { id: number; cmd: string; [k: string]: unknown };

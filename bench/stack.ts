@@ -80,7 +80,6 @@ export interface ServerPauses {
   phases?: Record<PhaseName, PhaseTail>;
 }
 
-
 /** `run` with the server recording its pauses around it; the job's result carries them. */
 export async function withPauses(server: ServerHandle, run: () => Promise<MeasuredLoad>): Promise<MeasuredLoad> {
   await server.ipc.call('pauses', { action: 'start' });

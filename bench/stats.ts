@@ -6,6 +6,9 @@ export type PhaseName = 'dispatch' | 'provider' | 'append';
 /** Bounds (ms) that the dispatch, provider-attempt and audit-append histograms all have among their buckets. */
 export const TAIL_BOUNDS = [10, 25, 50] as const;
 export type TailBound = (typeof TAIL_BOUNDS)[number];
+const PHASE_NAMES: readonly PhaseName[] = ['dispatch', 'provider', 'append'];
+/** A record with one entry per phase. */
+export const mapPhases = <T>(f: (name: PhaseName) => T): Record<PhaseName, T> => Object.fromEntries(PHASE_NAMES.map((n) => [n, f(n)])) as Record<PhaseName, T>;
 /** One phase over one job: how many, their summed time, how many took longer than each bound. */
 export interface PhaseTail {
   count: number;
@@ -61,7 +64,7 @@ function phaseShares(tails: Record<PhaseName, PhaseTail>[]): Record<PhaseName, P
     const overPct = Object.fromEntries(TAIL_BOUNDS.map((b) => [b, count ? round((100 * tails.reduce((t, x) => t + x[name].over[b], 0)) / count, 2) : NaN])) as PhaseShare['overPct'];
     return { count, meanMs: count ? round(sumMs / count, 2) : NaN, overPct };
   };
-  return { dispatch: share('dispatch'), provider: share('provider'), append: share('append') };
+  return mapPhases(share);
 }
 
 export function summarize(runs: MeasuredLoad[]): RoundSummary {

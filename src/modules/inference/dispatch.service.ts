@@ -159,13 +159,17 @@ async function callProviders(ctx: Context, outcome: DispatchOutcome, candidates:
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs);
     const t0 = performance.now();
+    // One attempt's record and metrics, whatever its ending; its latency in whole ms.
+    const attempted = (result: AttemptOutcome): number => {
+      const ms = performance.now() - t0;
+      outcome.attempts.push({ model: model.slug, provider: model.providerSlug, outcome: result, latencyMs: Math.round(ms) });
+      observeProviderAttempt(ctx.deps.metrics, { provider: model.providerSlug, outcome: result, ms });
+      return Math.round(ms);
+    };
     try {
       if (!adapter) throw new ProviderError('client_error', `Provider "${model.providerSlug}" is not configured.`);
       const res = await adapter.complete({ ...call, upstreamModel: model.upstreamName }, { timeoutMs, signal: abort.signal });
-      const ms = performance.now() - t0;
-      const latencyMs = Math.round(ms);
-      outcome.attempts.push({ model: model.slug, provider: model.providerSlug, outcome: 'succeeded', latencyMs });
-      observeProviderAttempt(ctx.deps.metrics, { provider: model.providerSlug, outcome: 'succeeded', ms });
+      const latencyMs = attempted('succeeded');
       outcome.answered = { model, text: res.text, inputTokens: res.inputTokens, outputTokens: res.outputTokens, costUsd: costUsd(res.inputTokens, res.outputTokens, model.inputPricePerMTok, model.outputPricePerMTok), raw: res.raw, latencyMs };
       return;
     } catch (err) {
@@ -174,9 +178,7 @@ async function callProviders(ctx: Context, outcome: DispatchOutcome, candidates:
         const byDeadline = performance.now() >= deadline - 1;
         e = new ProviderError(byDeadline ? 'deadline_exceeded' : 'timeout', byDeadline ? 'The dispatch deadline (maxLatencyMs) passed.' : 'The provider did not answer in time.');
       }
-      const ms = performance.now() - t0;
-      outcome.attempts.push({ model: model.slug, provider: model.providerSlug, outcome: e.outcome, latencyMs: Math.round(ms) });
-      observeProviderAttempt(ctx.deps.metrics, { provider: model.providerSlug, outcome: e.outcome, ms });
+      attempted(e.outcome);
       outcome.error = { code: ErrorCode.UPSTREAM_UNAVAILABLE, message: `${model.slug}: ${e.message}` };
       if (outcome.routingMode === RoutingMode.DIRECT || !e.retryable) return;
     } finally {
