@@ -6,6 +6,7 @@ import { Migration20261125203035_chain_head_prev_hash } from './Migration2026112
 import { Migration20261125220000_api_key_notify } from './Migration20261125220000_api_key_notify.js';
 import { Migration20261126003000_idempotency_partial_unique } from './Migration20261126003000_idempotency_partial_unique.js';
 import { Migration20261126040000_audit_payload_json } from './Migration20261126040000_audit_payload_json.js';
+import { Migration20261126140000_rollup_single_row } from './Migration20261126140000_rollup_single_row.js';
 
 /**
  * The migrations, in order. Listed explicitly so every runner (tsx, vitest, compiled) loads the
@@ -19,4 +20,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261125220000_api_key_notify', class: Migration20261125220000_api_key_notify },
   { name: 'Migration20261126003000_idempotency_partial_unique', class: Migration20261126003000_idempotency_partial_unique },
   { name: 'Migration20261126040000_audit_payload_json', class: Migration20261126040000_audit_payload_json },
+  { name: 'Migration20261126140000_rollup_single_row', class: Migration20261126140000_rollup_single_row },
 ];

@@ -468,6 +468,21 @@ describe('the rollups equal the raw aggregate', () => {
     // Rows changed or removed behind the API's back are recounted from `inference`.
     await insertInferences(t, times(3, (i) => ({ tenantId: tenant.tenantId, agentId: tenant.agentId, cell: 'extraction/tight', at: at(-2 * DAY + i * HOUR) })));
     await expectRollupsExact(t);
+    // One row per statement takes the trigger's single-row path: onto a counted day (later than its
+    // last sighting, then between), onto a new day and then earlier on it (its first sighting moves),
+    // a day without a policy version, and a row with no cell, which counts nowhere.
+    const one = (f: Partial<Fixture>) => insertInferences(t, [{ tenantId: tenant.tenantId, agentId: tenant.agentId, cell: 'extraction/tight', at: at(-2 * DAY + 5 * HOUR), ...f }]);
+    await one({});
+    await one({ at: at(-2 * DAY + 30 * 60_000), status: 'failed' });
+    await one({ at: at(-6 * DAY + 5 * HOUR) });
+    await one({ at: at(-6 * DAY + HOUR) });
+    await one({ at: at(-7 * DAY), policyVersion: null });
+    await one({ cell: null, at: at(-2 * DAY + 6 * HOUR) });
+    const single = await expectRollupsExact(t);
+    const mine = <R extends { tenant_id: string }>(rows: R[]) => rows.filter((x) => x.tenant_id === tenant.tenantId);
+    expect(mine(single.total).find((x: { cell: string }) => x.cell === 'extraction/tight')?.n).toBe(8);
+    expect(mine(single.policy).find((x: { day: string }) => x.day === at(-6 * DAY).toISOString().slice(0, 10))).toMatchObject({ n: 2, first_seen_at: at(-6 * DAY + HOUR), last_seen_at: at(-6 * DAY + 5 * HOUR) });
+    expect(mine(single.policy).some((x: { day: string }) => x.day === at(-7 * DAY).toISOString().slice(0, 10))).toBe(false);
     await t.sql(`update inference set cell = 'extraction/open', constraint_band = 'open' where tenant_id = $1 and cell = 'extraction/tight' and created_at = $2`, [tenant.tenantId, at(-2 * DAY)]);
     await expectRollupsExact(t);
     await t.sql(`update inference set created_at = created_at - interval '3 days' where tenant_id = $1 and cell = 'extraction/tight' and created_at = $2`, [tenant.tenantId, at(-2 * DAY + HOUR)]);
