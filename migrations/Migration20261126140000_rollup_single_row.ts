@@ -1,16 +1,19 @@
 import { Migration } from '@mikro-orm/migrations';
 
-/** The statement-level insert trigger's function as Migration20261125194735_coverage_rollup made it. */
-const GROUPED_ONLY = `create or replace function inference_rollup_after_insert() returns trigger language plpgsql as $$
-      begin
-        perform inference_rollup_add(array_agg(row(g.agent_id, g.tenant_id, g.day, g.cell, g.policy_version, g.n, g.first_seen_at, g.last_seen_at)::inference_rollup_delta))
+/** Add the routed rows of `new_rows` to the rollups, grouped: the only path before this migration, and still the multi-row one. */
+const ADD_GROUPED = `perform inference_rollup_add(array_agg(row(g.agent_id, g.tenant_id, g.day, g.cell, g.policy_version, g.n, g.first_seen_at, g.last_seen_at)::inference_rollup_delta))
         from (
           select agent_id, tenant_id, (created_at at time zone 'UTC')::date as day, cell, policy_version,
                  count(*) as n, min(created_at) as first_seen_at, max(created_at) as last_seen_at
           from new_rows where cell is not null
           group by 1, 2, 3, 4, 5
         ) g
-        having count(*) > 0;
+        having count(*) > 0;`;
+
+/** The statement-level insert trigger's function as Migration20261125194735_coverage_rollup made it. */
+const GROUPED_ONLY = `create or replace function inference_rollup_after_insert() returns trigger language plpgsql as $$
+      begin
+        ${ADD_GROUPED}
         return null;
       end $$;`;
 
@@ -34,13 +37,7 @@ const SINGLE_ROW_FAST = `create or replace function inference_rollup_after_inser
         if routed = 0 then
           return null;
         elsif routed > 1 then
-          perform inference_rollup_add(array_agg(row(g.agent_id, g.tenant_id, g.day, g.cell, g.policy_version, g.n, g.first_seen_at, g.last_seen_at)::inference_rollup_delta))
-          from (
-            select agent_id, tenant_id, (created_at at time zone 'UTC')::date as day, cell, policy_version,
-                   count(*) as n, min(created_at) as first_seen_at, max(created_at) as last_seen_at
-            from new_rows where cell is not null
-            group by 1, 2, 3, 4, 5
-          ) g;
+          ${ADD_GROUPED}
           return null;
         end if;
         select agent_id, tenant_id, (created_at at time zone 'UTC')::date as day, cell, policy_version, created_at

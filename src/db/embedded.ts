@@ -25,12 +25,11 @@ const DATABASE = 'ainfera';
 
 /**
  * shared_buffers of the embedded server: a sixteenth of the machine's memory, between PostgreSQL's
- * own default of 128 MB and 1 GB. The default is sized for a small host shared with much else; with
- * it, a database holding more than the working set re-reads pages from the operating system's
- * cache over and over — verifying a 120,000-event chain (its table and index ≈ 130 MB) did that on
- * every pass (bench/NOTES.md). PostgreSQL maps the buffers at start but uses a page of them only
- * once it holds data: at start, 1 GB of buffers took 62 MB of shared memory against 30 MB for
- * 128 MB (measured), and a small database stays small.
+ * own default of 128 MB and 1 GB. PostgreSQL's documentation suggests a quarter of memory as a
+ * starting value for a dedicated server; the embedded one shares its machine with the app, so a
+ * sixteenth. PostgreSQL maps the buffers at start but uses a page of them only once it
+ * holds data: at start, 1 GB of buffers took 62 MB of shared memory against 30 MB for 128 MB
+ * (measured), and a small database stays small. What it did in the benchmark is in bench/NOTES.md.
  */
 export function embeddedSharedBuffersMb(totalMemoryBytes = os.totalmem()): number {
   return Math.min(1024, Math.max(128, Math.floor(totalMemoryBytes / 16 / 2 ** 20)));
