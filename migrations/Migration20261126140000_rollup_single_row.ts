@@ -21,8 +21,8 @@ const GROUPED_ONLY = `create or replace function inference_rollup_after_insert()
  * A single-row insert adds to the rollups with three plain upserts. Nearly every insert into
  * "inference" is one row (a dispatch's, or an idempotency claim's, which has no cell yet), and
  * for one row the grouped path — a composite array built, unnested and grouped three times —
- * was most of the trigger's cost: PostgreSQL CPU per dispatch statement fell from ≈ 830 to
- * ≈ 690 µs (bench/NOTES.md), inside the section where appends to one chain wait for each other.
+ * was most of the trigger's cost: PostgreSQL CPU per dispatch statement fell from 760–920 to
+ * 670–700 µs (bench/NOTES.md), inside the section where appends to one chain wait for each other.
  *
  * Multi-row inserts keep the grouped path. Both lock rollup rows in the same order — the day
  * row, then the total, then the policy-version day, and within a table by key — so writers of
