@@ -46,6 +46,16 @@ export function takeOverShutdownSignals(): void {
   asyncExitHook.unhookEvent('SIGTERM');
 }
 
+/**
+ * The same hooks catch `beforeExit` and end the process from it with code 0, so a process that ends
+ * by letting its event loop run dry with `process.exitCode` set — vitest after a failed test —
+ * would report success. A process that stops its database itself (the test run's global setup)
+ * takes that event over, and exits with the code it set.
+ */
+export function keepExitCode(): void {
+  asyncExitHook.unhookEvent('beforeExit');
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

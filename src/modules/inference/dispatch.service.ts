@@ -149,7 +149,8 @@ async function callProviders(ctx: Context, outcome: DispatchOutcome, candidates:
   const call = { system: request.system, messages: request.messages, maxTokens: request.maxTokens, temperature: request.temperature };
   for (const model of candidates) {
     const left = deadline - performance.now();
-    if (left <= 0) {
+    // Under a millisecond left is no time at all: an attempt would get a 1 ms timeout and end as deadline_exceeded.
+    if (left < 1) {
       outcome.error = { code: ErrorCode.UPSTREAM_UNAVAILABLE, message: 'The dispatch deadline (maxLatencyMs) passed before a provider answered.' };
       return;
     }
@@ -180,7 +181,8 @@ async function callProviders(ctx: Context, outcome: DispatchOutcome, candidates:
       }
       attempted(e.outcome);
       outcome.error = { code: ErrorCode.UPSTREAM_UNAVAILABLE, message: `${model.slug}: ${e.message}` };
-      if (outcome.routingMode === RoutingMode.DIRECT || !e.retryable) return;
+      // The deadline is the whole dispatch's: once it has passed, no candidate is left to try.
+      if (outcome.routingMode === RoutingMode.DIRECT || !e.retryable || e.outcome === 'deadline_exceeded') return;
     } finally {
       clearTimeout(timer);
     }
