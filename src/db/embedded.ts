@@ -47,13 +47,15 @@ export function takeOverShutdownSignals(): void {
 }
 
 /**
- * The same hooks catch `beforeExit` and end the process from it with code 0, so a process that ends
- * by letting its event loop run dry with `process.exitCode` set — vitest after a failed test —
- * would report success. A process that stops its database itself (the test run's global setup)
- * takes that event over, and exits with the code it set.
+ * The same hooks end the process from `beforeExit` with code 0, so a process that ends by letting
+ * its event loop run dry with `process.exitCode` set — vitest after a failed test — would report
+ * success. Once a process has stopped its database itself, the hooks have nothing left to do: this
+ * removes them, and the process exits with the code it set. (Removing only `beforeExit` is not
+ * enough: the `exit` event then runs the asynchronous hook without its callback, which throws.)
  */
-export function keepExitCode(): void {
+export function releaseExitHooks(): void {
   asyncExitHook.unhookEvent('beforeExit');
+  asyncExitHook.unhookEvent('exit');
 }
 
 export async function freePort(): Promise<number> {

