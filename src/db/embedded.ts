@@ -52,6 +52,9 @@ export function takeOverShutdownSignals(): void {
  * success. Once a process has stopped its database itself, the hooks have nothing left to do: this
  * removes them, and the process exits with the code it set. (Removing only `beforeExit` is not
  * enough: the `exit` event then runs the asynchronous hook without its callback, which throws.)
+ * Only for a process that starts no cluster afterwards: async-exit-hook hooks these events once, on
+ * its first hook, so a cluster started later in the same process would be left without them —
+ * which is why `stop()` does not do this itself (the fault tests restart their cluster).
  */
 export function releaseExitHooks(): void {
   asyncExitHook.unhookEvent('beforeExit');

@@ -147,15 +147,15 @@ function autoCandidates(ctx: Context, request: DispatchRequest, route: string[])
 async function callProviders(ctx: Context, outcome: DispatchOutcome, candidates: CatalogModel[], deadline: number): Promise<void> {
   const { request } = outcome;
   const call = { system: request.system, messages: request.messages, maxTokens: request.maxTokens, temperature: request.temperature };
+  // Within a millisecond of the deadline counts as past it: an attempt would only get a 1 ms timeout.
+  const pastDeadline = () => deadline - performance.now() <= 1;
   for (const model of candidates) {
-    const left = deadline - performance.now();
-    // Under a millisecond left is no time at all: an attempt would get a 1 ms timeout and end as deadline_exceeded.
-    if (left < 1) {
+    if (pastDeadline()) {
       outcome.error = { code: ErrorCode.UPSTREAM_UNAVAILABLE, message: 'The dispatch deadline (maxLatencyMs) passed before a provider answered.' };
       return;
     }
     const adapter = ctx.deps.providers.get(model.providerSlug);
-    const timeoutMs = Math.max(1, Math.min(ctx.deps.env.providerTimeoutMs, Math.floor(left)));
+    const timeoutMs = Math.max(1, Math.min(ctx.deps.env.providerTimeoutMs, Math.floor(deadline - performance.now())));
     // The SDKs' own timeout stops at the response headers; this bounds a slowly trickled body too.
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs);
@@ -176,7 +176,7 @@ async function callProviders(ctx: Context, outcome: DispatchOutcome, candidates:
     } catch (err) {
       let e = err instanceof ProviderError ? err : new ProviderError('bad_response', 'The provider sent an unreadable response.');
       if (abort.signal.aborted || e.outcome === 'timeout') {
-        const byDeadline = performance.now() >= deadline - 1;
+        const byDeadline = pastDeadline();
         e = new ProviderError(byDeadline ? 'deadline_exceeded' : 'timeout', byDeadline ? 'The dispatch deadline (maxLatencyMs) passed.' : 'The provider did not answer in time.');
       }
       attempted(e.outcome);
